@@ -1,0 +1,50 @@
+# Yakuba — two commands do everything: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.yakuba-installed
+CORPORA ?= corpora
+
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export ANONYMIZED_TELEMETRY ?= False
+
+.PHONY: install run ingest test lint bench clean help
+
+help:
+	@echo "make run   - install, ingest corpora/, show the documents (API + UI once they exist)"
+	@echo "make test  - install test dependencies and run the whole suite (ruff + pytest)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install whenever the project's dependencies change.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+ingest: install
+	$(BIN)/yakuba ingest $(CORPORA)
+
+run: install
+	$(BIN)/yakuba ingest $(CORPORA) || echo "一部のファイルを登録できませんでした（上の一覧を参照） / some files failed, see above"
+	$(BIN)/yakuba docs list
+	$(BIN)/yakuba info
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/ingest_throughput.py $(CORPORA)
+
+clean:
+	rm -rf .yakuba .pytest_cache

@@ -1,0 +1,253 @@
+"""Sentence-aware chunking for Japanese documents.
+
+Chunks are built from whole sentences (。！？ and line structure), carry the page they start on and
+the heading in force, and overlap by whole sentences. Council minutes are chunked per speaker turn:
+a turn that fits is never split, and no chunk ever mixes two speakers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingest.clean import is_heading, split_sentences
+from ingest.minutes import MinutesParse, SpeakerTurn, parse_minutes
+from yakuba.types import Chunk, DocType, LoadedDocument
+
+# A turn may exceed the target by this factor and still stay whole: splitting a speech loses its context.
+TURN_SLACK = 1.6
+# Do not cut at a heading while the current chunk is shorter than this share of the target.
+MIN_FILL_BEFORE_HEADING = 0.3
+
+
+@dataclass
+class _Unit:
+    """A sentence with where it came from."""
+
+    text: str
+    page: int | None
+    heading: str | None
+    is_heading: bool = False
+
+
+@dataclass
+class _Builder:
+    size: int
+    overlap: int
+    units: list[_Unit] = field(default_factory=list)
+
+    @property
+    def length(self) -> int:
+        return sum(len(u.text) for u in self.units)
+
+    def overlap_tail(self) -> list[_Unit]:
+        """Trailing whole sentences (at most `overlap` chars) carried into the next chunk."""
+        tail: list[_Unit] = []
+        total = 0
+        for unit in reversed(self.units):
+            if unit.is_heading or total + len(unit.text) > self.overlap:
+                break
+            tail.insert(0, unit)
+            total += len(unit.text)
+        return tail
+
+
+def _long_sentence_splitter(size: int, overlap: int) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter(
+        chunk_size=size,
+        chunk_overlap=min(overlap, size // 4),
+        separators=["、", "，", ",", " ", ""],
+        keep_separator="end",
+        length_function=len,
+    )
+
+
+def _join(units: list[_Unit]) -> str:
+    parts: list[str] = []
+    for unit in units:
+        if parts and (unit.is_heading or parts[-1].endswith("\n")):
+            parts.append(unit.text)
+        elif parts and _needs_space(parts[-1], unit.text):
+            parts.append(" " + unit.text)
+        else:
+            parts.append(unit.text)
+        if unit.is_heading:
+            parts.append("\n")
+    return "".join(parts).strip()
+
+
+def _needs_space(left: str, right: str) -> bool:
+    return bool(left) and bool(right) and left[-1].isascii() and left[-1].isalnum() and right[0].isascii()
+
+
+def _units_from_pages(document: LoadedDocument, size: int, overlap: int) -> Iterator[_Unit]:
+    splitter = _long_sentence_splitter(size, overlap)
+    heading: str | None = None
+    for page in document.pages:
+        for line in page.text.split("\n"):
+            line = line.strip()
+            if not line:
+                continue
+            if is_heading(line):
+                heading = line.lstrip("#").strip()
+                yield _Unit(line, page.page, heading, is_heading=True)
+                continue
+            for sentence in split_sentences(line):
+                pieces = splitter.split_text(sentence) if len(sentence) > size else [sentence]
+                for piece in pieces:
+                    yield _Unit(piece, page.page, heading)
+
+
+def _pack(units: Iterable[_Unit], size: int, overlap: int) -> Iterator[list[_Unit]]:
+    """Greedy packing of sentences into chunks of about `size` characters."""
+    builder = _Builder(size, overlap)
+    fresh = 0  # units added since the last emitted chunk (overlap units are not fresh)
+    for unit in units:
+        current = builder.length
+        cut_for_heading = unit.is_heading and fresh and current >= size * MIN_FILL_BEFORE_HEADING
+        if fresh and (current + len(unit.text) > size or cut_for_heading):
+            yield list(builder.units)
+            builder.units = [] if unit.is_heading else builder.overlap_tail()
+            fresh = 0
+        builder.units.append(unit)
+        fresh += 1
+    if fresh:
+        yield list(builder.units)
+
+
+def _first_content_unit(units: list[_Unit]) -> _Unit:
+    return next((u for u in units if not u.is_heading), units[0])
+
+
+def chunk_text_document(
+    document: LoadedDocument, doc_type: DocType, *, size: int, overlap: int
+) -> list[Chunk]:
+    chunks: list[Chunk] = []
+    for units in _pack(_units_from_pages(document, size, overlap), size, overlap):
+        if all(u.is_heading for u in units):
+            continue
+        first = _first_content_unit(units)
+        pages = [u.page for u in units if u.page is not None]
+        chunks.append(
+            Chunk(
+                text=_join(units),
+                doc_id=document.doc_id,
+                title=document.title,
+                doc_type=doc_type,
+                chunk_index=len(chunks),
+                page=pages[0] if pages else None,
+                page_end=pages[-1] if pages and pages[-1] != pages[0] else None,
+                heading=first.heading,
+            )
+        )
+    return chunks
+
+
+def _turn_label(turn: SpeakerTurn) -> str:
+    who = turn.speaker or ""
+    role = turn.role or ""
+    if role and who:
+        return f"{turn.marker or '○'}{role}（{who}）"
+    return f"{turn.marker or '○'}{role or who}"
+
+
+def _turn_chunks(turn: SpeakerTurn, size: int, overlap: int) -> list[str]:
+    """Whole turn if it fits (with slack), else sentence-packed parts each labelled with the speaker."""
+    label = _turn_label(turn)
+    body = turn.text.strip()
+    if len(label) + 1 + len(body) <= size * TURN_SLACK:
+        return [f"{label}\n{body}"]
+    splitter = _long_sentence_splitter(size, overlap)
+    units = [
+        _Unit(piece, None, None)
+        for line in body.split("\n")
+        for sentence in split_sentences(line)
+        for piece in (splitter.split_text(sentence) if len(sentence) > size else [sentence])
+    ]
+    parts = [_join(group) for group in _pack(units, size - len(label) - 1, overlap)]
+    return [f"{label}\n{part}" for part in parts if part]
+
+
+def chunk_minutes_document(
+    document: LoadedDocument, parsed: MinutesParse, *, size: int, overlap: int
+) -> list[Chunk]:
+    meta = document.metadata
+    session = parsed.session or meta.get("session")
+    date = parsed.meeting_date or meta.get("date_iso") or meta.get("date")
+    page_of_line = _line_pages(document)
+    chunks: list[Chunk] = []
+
+    def add(text: str, *, page: int | None, speaker: str | None, role: str | None, heading: str | None) -> None:
+        chunks.append(
+            Chunk(
+                text=text,
+                doc_id=document.doc_id,
+                title=document.title,
+                doc_type=DocType.COUNCIL_MINUTES,
+                chunk_index=len(chunks),
+                page=page,
+                heading=heading,
+                speaker=speaker,
+                role=role,
+                date=date,
+                session=session,
+            )
+        )
+
+    if parsed.preamble.strip():
+        preamble_doc = document.model_copy(
+            update={"pages": [document.pages[0].model_copy(update={"text": parsed.preamble})]}
+        )
+        for chunk in chunk_text_document(preamble_doc, DocType.COUNCIL_MINUTES, size=size, overlap=overlap):
+            add(chunk.text, page=chunk.page, speaker=None, role=None, heading=chunk.heading)
+    for turn in parsed.turns:
+        if not turn.text.strip():
+            continue
+        page = page_of_line.get(turn.line_start)
+        for text in _turn_chunks(turn, size, overlap):
+            add(text, page=page, speaker=turn.speaker or None, role=turn.role or None, heading=getattr(turn, "agenda", None))
+    return chunks
+
+
+def _line_pages(document: LoadedDocument) -> dict[int, int | None]:
+    """Map line numbers of the joined text back to pages, for minutes that come as PDFs."""
+    mapping: dict[int, int | None] = {}
+    line = 0
+    for page in document.pages:
+        for _ in page.text.split("\n"):
+            mapping[line] = page.page
+            line += 1
+    return mapping
+
+
+def minutes_text(document: LoadedDocument) -> str:
+    return "\n".join(page.text for page in document.pages)
+
+
+def chunk_document(
+    document: LoadedDocument, doc_type: DocType, *, size: int = 500, overlap: int = 80
+) -> list[Chunk]:
+    """Chunk a cleaned document; minutes go by speaker turn when turns are recognised."""
+    if doc_type is DocType.COUNCIL_MINUTES:
+        parsed = parse_minutes(minutes_text(document))
+        if parsed.turns:
+            return chunk_minutes_document(document, parsed, size=size, overlap=overlap)
+    return chunk_text_document(document, doc_type, size=size, overlap=overlap)
+
+
+def chunk_ids(chunks: list[Chunk]) -> list[str]:
+    """Stable ids from (document id, chunk content): unchanged chunks keep their id across edits."""
+    seen: dict[str, int] = {}
+    ids: list[str] = []
+    for chunk in chunks:
+        key = "\x1f".join(
+            str(v) for v in (chunk.text, chunk.page, chunk.heading, chunk.speaker, chunk.role, chunk.date)
+        )
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
+        occurrence = seen.get(digest, 0)
+        seen[digest] = occurrence + 1
+        ids.append(f"{chunk.doc_id}::{digest}" + (f"-{occurrence}" if occurrence else ""))
+    return ids

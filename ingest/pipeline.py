@@ -1,0 +1,305 @@
+"""Ingest files into a tenant's store: load → clean → detect type → chunk → embed → write.
+
+Per document the order is: add missing chunks, drop stale ones, then write the document record.
+The record (with the content hash) is the commit point, so a killed run leaves the document
+"not ingested" and the next run finishes it; ids are deterministic, so nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from langchain_core.embeddings import Embeddings
+from pydantic import BaseModel, Field
+
+from ingest.chunk import chunk_document, chunk_ids
+from ingest.clean import clean_pages
+from ingest.loaders import SUPPORTED_SUFFIXES, load_path
+from ingest.minutes import detect_doc_type, wareki_to_iso
+from retriever.store import DocumentRecord, TenantStore
+from yakuba.settings import Settings
+from yakuba.types import DocType, DocumentLoadError, LoadedDocument
+
+PIPELINE_VERSION = "1"
+IGNORE_FILE = ".yakubaignore"
+
+Status = Literal["added", "updated", "unchanged", "failed"]
+
+
+class DocumentResult(BaseModel):
+    doc_id: str
+    title: str = ""
+    status: Status
+    pages: int = 0
+    chunks: int = 0
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    doc_type: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class FileResult(BaseModel):
+    """The outcome for one file, as the summary table and the API show it."""
+
+    path: str
+    status: Status
+    documents: list[DocumentResult] = Field(default_factory=list)
+    error_code: str | None = None
+    message_ja: str | None = None
+    message_en: str | None = None
+
+    @property
+    def pages(self) -> int:
+        return sum(d.pages for d in self.documents)
+
+    @property
+    def chunks(self) -> int:
+        return sum(d.chunks for d in self.documents)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for d in self.documents for w in d.warnings]
+
+
+class IngestSummary(BaseModel):
+    results: list[FileResult] = Field(default_factory=list)
+
+    @property
+    def files(self) -> int:
+        return len(self.results)
+
+    @property
+    def pages(self) -> int:
+        return sum(r.pages for r in self.results)
+
+    @property
+    def chunks(self) -> int:
+        return sum(r.chunks for r in self.results)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed")
+
+    @property
+    def skipped(self) -> int:
+        return self.count("unchanged")
+
+
+class InputPath(BaseModel):
+    path: Path
+    doc_id: str
+
+
+def _ignore_patterns(directory: Path) -> list[str]:
+    ignore = directory / IGNORE_FILE
+    if not ignore.is_file():
+        return []
+    lines = ignore.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _ignored(relative: str, patterns: Sequence[str]) -> bool:
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            if relative.startswith(pattern) or f"/{pattern}" in f"/{relative}":
+                return True
+        elif fnmatch.fnmatch(relative, pattern) or fnmatch.fnmatch(Path(relative).name, pattern):
+            return True
+    return False
+
+
+def discover(paths: Sequence[Path]) -> list[InputPath]:
+    """Expand folders (recursively, honouring .yakubaignore); a folder's files get relative ids."""
+    found: list[InputPath] = []
+    for path in paths:
+        if path.is_dir():
+            patterns = _ignore_patterns(path)
+            for file in sorted(path.rglob("*")):
+                relative = file.relative_to(path).as_posix()
+                if (
+                    file.is_file()
+                    and file.suffix.lower() in SUPPORTED_SUFFIXES
+                    and not any(part.startswith(".") for part in file.relative_to(path).parts)
+                    and not _ignored(relative, patterns)
+                ):
+                    found.append(InputPath(path=file, doc_id=relative))
+        else:
+            # Missing files and unsupported types are reported by the loader, per file.
+            found.append(InputPath(path=path, doc_id=path.name))
+    return found
+
+
+def ingest_signature(settings: Settings) -> str:
+    """What must match for an unchanged file to be skipped: chunking and the embedding model."""
+    key = json.dumps(
+        [PIPELINE_VERSION, settings.chunk_size, settings.chunk_overlap, settings.embedding_model],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _resolve_doc_type(document: LoadedDocument, forced: DocType | None) -> DocType:
+    if forced is not None:
+        return forced
+    if document.doc_type is not None:
+        return document.doc_type
+    first_text = "\n".join(p.text for p in document.pages[:2])
+    return detect_doc_type(document.title, first_text)
+
+
+def _minutes_date(document: LoadedDocument) -> None:
+    """Records in the eval format carry 「02月21日」 + session 「令和4年…」; make the date ISO."""
+    meta = document.metadata
+    date = str(meta.get("date") or "")
+    if date and not date[:4].isdigit():
+        iso = wareki_to_iso(f"{meta.get('session', '')}{date}")
+        if iso:
+            meta["date_iso"] = iso
+
+
+def _file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Ingestor:
+    """Runs the pipeline for one tenant; the CLI and the API drive it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: TenantStore,
+        embeddings: Embeddings,
+        *,
+        doc_type: DocType | None = None,
+        on_chunks_embedded: Callable[[int], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embeddings = embeddings
+        self.doc_type = doc_type
+        self.signature = ingest_signature(settings)
+        self.on_chunks_embedded = on_chunks_embedded or (lambda n: None)
+
+    def _unchanged(self, doc_id: str, content_hash: str) -> DocumentRecord | None:
+        record = self.store.get_document(doc_id)
+        if record and record.content_hash == content_hash and record.ingest_signature == self.signature:
+            return record
+        return None
+
+    def ingest_file(self, item: InputPath) -> FileResult:
+        path = item.path
+        if not path.exists():
+            return FileResult(
+                path=str(path),
+                status="failed",
+                error_code="not_found",
+                message_ja=f"ファイルが見つかりません: {path}",
+                message_en=f"file not found: {path}",
+            )
+        try:
+            is_single_document = path.suffix.lower() != ".jsonl" and path.is_file()
+            if is_single_document:
+                record = self._unchanged(item.doc_id, _file_hash(path))
+                if record:
+                    return FileResult(
+                        path=str(path),
+                        status="unchanged",
+                        documents=[_unchanged_result(record)],
+                    )
+            documents = load_path(path, item.doc_id, max_bytes=int(self.settings.max_file_mb * 1024 * 1024))
+        except DocumentLoadError as error:
+            return FileResult(
+                path=str(path),
+                status="failed",
+                error_code=error.code,
+                message_ja=error.message_ja,
+                message_en=error.message_en,
+            )
+        results = [self.ingest_document(document) for document in documents]
+        statuses = {r.status for r in results}
+        status: Status = "unchanged" if statuses == {"unchanged"} else ("added" if statuses == {"added"} else "updated")
+        return FileResult(path=str(path), status=status, documents=results)
+
+    def ingest_document(self, document: LoadedDocument) -> DocumentResult:
+        record = self._unchanged(document.doc_id, document.content_hash)
+        if record:
+            return _unchanged_result(record)
+        previous = self.store.get_document(document.doc_id)
+        document = document.model_copy(update={"pages": clean_pages(document.pages)})
+        doc_type = _resolve_doc_type(document, self.doc_type)
+        if doc_type is DocType.COUNCIL_MINUTES:
+            _minutes_date(document)
+        chunks = chunk_document(
+            document, doc_type, size=self.settings.chunk_size, overlap=self.settings.chunk_overlap
+        )
+        ids = chunk_ids(chunks)
+        existing = self.store.chunk_ids(document.doc_id)
+        new_positions = [i for i, chunk_id in enumerate(ids) if chunk_id not in existing]
+        kept_positions = [i for i, chunk_id in enumerate(ids) if chunk_id in existing]
+        stale = existing - set(ids)
+
+        for start in range(0, len(new_positions), 256):
+            batch = new_positions[start : start + 256]
+            vectors = self.embeddings.embed_documents([chunks[i].text for i in batch])
+            self.store.add_chunks([ids[i] for i in batch], [chunks[i] for i in batch], vectors)
+            self.on_chunks_embedded(len(batch))
+        if kept_positions:
+            self.store.update_chunk_metadata([ids[i] for i in kept_positions], [chunks[i] for i in kept_positions])
+        self.store.delete_chunks(stale)
+
+        pages = len([p for p in document.pages if p.text.strip()])
+        self.store.put_document(
+            DocumentRecord(
+                doc_id=document.doc_id,
+                title=document.title,
+                doc_type=doc_type,
+                file_format=document.file_format,
+                source_path=document.source_path,
+                pages=pages,
+                chunks=len(chunks),
+                content_hash=document.content_hash,
+                ingest_signature=self.signature,
+                ingested_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                warnings=document.warnings,
+                metadata={k: v for k, v in document.metadata.items() if isinstance(v, str | int | float)},
+            )
+        )
+        return DocumentResult(
+            doc_id=document.doc_id,
+            title=document.title,
+            status="updated" if previous else "added",
+            pages=pages,
+            chunks=len(chunks),
+            chunks_added=len(new_positions),
+            chunks_removed=len(stale),
+            doc_type=doc_type.value,
+            warnings=document.warnings,
+        )
+
+    def run(self, paths: Sequence[Path]) -> Iterator[FileResult]:
+        for item in discover(paths):
+            yield self.ingest_file(item)
+
+
+def _unchanged_result(record: DocumentRecord) -> DocumentResult:
+    return DocumentResult(
+        doc_id=record.doc_id,
+        title=record.title,
+        status="unchanged",
+        pages=record.pages,
+        chunks=record.chunks,
+        doc_type=record.doc_type.value,
+    )

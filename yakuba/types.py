@@ -1,0 +1,95 @@
+"""Types shared across ingest, retriever and the CLI.
+
+They sit in `yakuba` (not in ingest/ or retriever/) so that both sides of the store can use them
+without importing each other.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class DocType(StrEnum):
+    """The document types a municipality's staff filter by (issue #2)."""
+
+    COMPREHENSIVE_PLAN = "総合計画"
+    COUNCIL_MINUTES = "議会会議録"
+    DX_GUIDEBOOK = "DX・ガイドブック"
+    PLAN = "計画"
+    OTHER = "その他"
+
+    @classmethod
+    def parse(cls, value: str) -> DocType:
+        """Accept the Japanese label or a few ASCII aliases (for shells and JSON)."""
+        aliases = {
+            "comprehensive_plan": cls.COMPREHENSIVE_PLAN,
+            "council_minutes": cls.COUNCIL_MINUTES,
+            "minutes": cls.COUNCIL_MINUTES,
+            "dx": cls.DX_GUIDEBOOK,
+            "dx_guidebook": cls.DX_GUIDEBOOK,
+            "guidebook": cls.DX_GUIDEBOOK,
+            "plan": cls.PLAN,
+            "other": cls.OTHER,
+        }
+        text = value.strip()
+        for member in cls:
+            if text == member.value:
+                return member
+        if text.lower() in aliases:
+            return aliases[text.lower()]
+        raise ValueError(
+            f"不明な文書種別です: {value!r}（指定できる値: {', '.join(m.value for m in cls)}） / "
+            f"unknown doc type {value!r}"
+        )
+
+
+class PageText(BaseModel):
+    """Text of one page (PDF) or one section of a document without pages."""
+
+    page: int | None = Field(None, description="1-based page number; None for formats without pages")
+    text: str
+
+
+class LoadedDocument(BaseModel):
+    """What a loader returns: raw text per page plus what it knows about the file."""
+
+    doc_id: str
+    title: str
+    source_path: str | None = None
+    file_format: str
+    doc_type: DocType | None = None
+    pages: list[PageText]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    content_hash: str = ""
+
+
+class Chunk(BaseModel):
+    """One retrievable passage with everything a citation needs."""
+
+    text: str
+    doc_id: str
+    title: str
+    doc_type: DocType
+    chunk_index: int
+    page: int | None = None
+    page_end: int | None = None
+    heading: str | None = None
+    speaker: str | None = None
+    role: str | None = None
+    date: str | None = None
+    session: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentLoadError(Exception):
+    """A file that cannot be ingested; carries a message for staff (ja) and for logs (en)."""
+
+    def __init__(self, code: str, message_ja: str, message_en: str) -> None:
+        super().__init__(f"{message_ja} / {message_en}")
+        self.code = code
+        self.message_ja = message_ja
+        self.message_en = message_en
