@@ -147,11 +147,7 @@ def chunk_text_document(
 
 
 def _turn_label(turn: SpeakerTurn) -> str:
-    who = turn.speaker or ""
-    role = turn.role or ""
-    if role and who:
-        return f"{turn.marker or '○'}{role}（{who}）"
-    return f"{turn.marker or '○'}{role or who}"
+    return f"{turn.marker or '○'}{turn.label}"
 
 
 def _turn_chunks(turn: SpeakerTurn, size: int, overlap: int) -> list[str]:
@@ -208,7 +204,7 @@ def chunk_minutes_document(
             continue
         page = page_of_line.get(turn.line_start)
         for text in _turn_chunks(turn, size, overlap):
-            add(text, page=page, speaker=turn.speaker or None, role=turn.role or None, heading=getattr(turn, "agenda", None))
+            add(text, page=page, speaker=turn.speaker or None, role=turn.role or None, heading=turn.agenda)
     return chunks
 
 
