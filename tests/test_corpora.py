@@ -11,6 +11,7 @@ from types import ModuleType
 import pytest
 
 from ingest.minutes import parse_minutes
+from ingest.pipeline import discover
 
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 MANIFEST = CORPORA / "MANIFEST.md"
@@ -24,12 +25,8 @@ PAGE_MARKER = re.compile(r"^<!-- page: (\d+) -->$")
 
 
 def _documents() -> set[str]:
-    """Every file under corpora/ except the manifest itself and tools/."""
-    return {
-        path.relative_to(CORPORA).as_posix()
-        for path in CORPORA.rglob("*")
-        if path.is_file() and path != MANIFEST and TOOLS not in path.parents
-    }
+    """Every file `yakuba ingest corpora/` picks up (.yakubaignore keeps MANIFEST and tools/ out)."""
+    return {item.doc_id for item in discover([CORPORA])}
 
 
 def _manifest_paths() -> list[str]:
