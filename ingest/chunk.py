@@ -31,6 +31,7 @@ class _Unit:
     page: int | None
     heading: str | None
     is_heading: bool = False
+    ends_line: bool = False  # cleaned text keeps meaningful line breaks (list items, table rows)
 
 
 @dataclass
@@ -68,13 +69,10 @@ def _long_sentence_splitter(size: int, overlap: int) -> RecursiveCharacterTextSp
 def _join(units: list[_Unit]) -> str:
     parts: list[str] = []
     for unit in units:
-        if parts and (unit.is_heading or parts[-1].endswith("\n")):
-            parts.append(unit.text)
-        elif parts and _needs_space(parts[-1], unit.text):
-            parts.append(" " + unit.text)
-        else:
-            parts.append(unit.text)
-        if unit.is_heading:
+        if parts and not parts[-1].endswith("\n") and _needs_space(parts[-1], unit.text):
+            parts.append(" ")
+        parts.append(unit.text)
+        if unit.is_heading or unit.ends_line:
             parts.append("\n")
     return "".join(parts).strip()
 
@@ -95,10 +93,13 @@ def _units_from_pages(document: LoadedDocument, size: int, overlap: int) -> Iter
                 heading = line.lstrip("#").strip()
                 yield _Unit(line, page.page, heading, is_heading=True)
                 continue
-            for sentence in split_sentences(line):
-                pieces = splitter.split_text(sentence) if len(sentence) > size else [sentence]
-                for piece in pieces:
-                    yield _Unit(piece, page.page, heading)
+            pieces = [
+                piece
+                for sentence in split_sentences(line)
+                for piece in (splitter.split_text(sentence) if len(sentence) > size else [sentence])
+            ]
+            for position, piece in enumerate(pieces):
+                yield _Unit(piece, page.page, heading, ends_line=position == len(pieces) - 1)
 
 
 def _pack(units: Iterable[_Unit], size: int, overlap: int) -> Iterator[list[_Unit]]:
@@ -159,8 +160,7 @@ def _turn_chunks(turn: SpeakerTurn, size: int, overlap: int) -> list[str]:
     splitter = _long_sentence_splitter(size, overlap)
     units = [
         _Unit(piece, None, None)
-        for line in body.split("\n")
-        for sentence in split_sentences(line)
+        for sentence in split_sentences(body)
         for piece in (splitter.split_text(sentence) if len(sentence) > size else [sentence])
     ]
     parts = [_join(group) for group in _pack(units, size - len(label) - 1, overlap)]

@@ -157,6 +157,8 @@ _HEADING_BULLET = re.compile("^[■□●○◎◆◇▼▽▲△▶▷★☆〇
 _LIST_BULLET = re.compile(r"^([・※\-*+•‣◦➢➤►→]|\d{1,3}\))\s*(?=\S)")
 _BRACKETED = re.compile(r"^【[^【】]{1,40}】$|^\[[^\[\]]{1,40}\]$|^〔[^〔〕]{1,40}〕$|^<[^<>]{1,40}>$")
 _CAPTION = re.compile(r"^\([^()]{1,28}\)$")  # 「(遅刻、早退、欠勤等)」: the caption of an article
+# Parenthesised source notes look like captions but label what precedes them: 「(出典: 本編 p.21)」.
+_NOTE = re.compile(r"^\(\s*(出典|注|備考|参考|資料|単位|再掲|写真|図|表|※|備考|source|note)", re.IGNORECASE)
 _TABLE_ROW = re.compile(r"^\|")
 _TOC_LEADER = re.compile(r"(…|\.\.\.|・・・|‥)\s*\S{0,8}$")
 _SENTENCE_END_CHARS = "。.!?！？"
@@ -234,6 +236,8 @@ def heading_level(line: str) -> int | None:
         return None
     if _BRACKETED.match(line):
         return 2
+    if _NOTE.match(line):
+        return None
     if _CAPTION.match(line):
         return 4
     if line[-1] in _SENTENCE_END_CHARS:
