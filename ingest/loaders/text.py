@@ -118,6 +118,9 @@ def _front_matter(text: str) -> tuple[dict[str, str], str]:
     return fields, text[match.end() :]
 
 
+_MD_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
 def extract_text_file(data: bytes, name: str, stem: str, *, markdown: bool) -> Extracted:
     """A .txt or .md file; `<!-- page: N -->` lines split pages."""
     text, encoding, warnings = decode_text(data, name)
@@ -133,6 +136,10 @@ def extract_text_file(data: bytes, name: str, stem: str, *, markdown: bool) -> E
         if title is None:
             title = first_line_title(text)
     pages = split_page_markers(text)
+    if markdown:
+        # Comments are invisible when the Markdown is rendered, so they are not document text.
+        pages = [p.model_copy(update={"text": _MD_COMMENT.sub("", p.text)}) for p in pages]
+        pages = [p for p in pages if p.text.strip()]
     if not pages:
         raise load_error("empty", name)
     return Extracted(pages=pages, title=title or stem, metadata=metadata, warnings=warnings)
