@@ -21,7 +21,7 @@ from ingest.clean import clean_pages  # noqa: E402
 from ingest.loaders import load_path  # noqa: E402
 from ingest.pipeline import Ingestor, _resolve_doc_type, discover  # noqa: E402
 from retriever.embeddings import embeddings_from_settings  # noqa: E402
-from retriever.store import TenantStore, make_client  # noqa: E402
+from retriever.store import TenantStore  # noqa: E402
 from yakuba.settings import Settings  # noqa: E402
 from yakuba.types import DocumentLoadError  # noqa: E402
 
@@ -49,7 +49,7 @@ def main() -> None:
         settings = Settings(home=Path(home))
         embeddings = embeddings_from_settings(settings)
         embeddings.embed_documents(["warm-up"])
-        store = TenantStore(make_client(settings), "bench", embedding_model=settings.embedding_model)
+        store = TenantStore.open(settings, "bench")
         start = time.perf_counter()
         results = list(Ingestor(settings, store, embeddings).run([args.folder]))
         full_s = time.perf_counter() - start

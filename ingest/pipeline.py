@@ -195,7 +195,12 @@ class Ingestor:
 
     def _unchanged(self, doc_id: str, content_hash: str) -> DocumentRecord | None:
         record = self.store.get_document(doc_id)
-        if record and record.content_hash == content_hash and record.ingest_signature == self.signature:
+        if (
+            record
+            and record.content_hash == content_hash
+            and record.ingest_signature == self.signature
+            and (self.doc_type is None or record.doc_type is self.doc_type)
+        ):
             return record
         return None
 

@@ -12,6 +12,7 @@ import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -20,6 +21,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from pydantic import BaseModel, Field
 
+from retriever.bm25 import BM25Index
 from yakuba.settings import Settings, validate_tenant
 from yakuba.types import Chunk, DocType
 
@@ -97,12 +99,67 @@ def chunk_metadata(chunk: Chunk) -> dict[str, str | int | float | bool]:
 class TenantStore:
     """Chunks and document records of one tenant."""
 
-    def __init__(self, client: ClientAPI, tenant: str, *, embedding_model: str | None = None) -> None:
+    def __init__(
+        self,
+        client: ClientAPI,
+        tenant: str,
+        *,
+        embedding_model: str | None = None,
+        bm25_root: Path | None = None,
+    ) -> None:
         self.client = client
         self.tenant = validate_tenant(tenant)
         self.embedding_model = embedding_model
+        self.bm25_root = bm25_root
         self._chunks: Collection | None = None
         self._docs: Collection | None = None
+        self._bm25: BM25Index | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, tenant: str, *, check_model: bool = True) -> TenantStore:
+        """The usual way in: client from settings, BM25 beside the Chroma data under YAKUBA_HOME."""
+        return cls(
+            make_client(settings),
+            tenant,
+            embedding_model=settings.embedding_model if check_model else None,
+            bm25_root=settings.bm25_path,
+        )
+
+    # -- BM25 (kept in step with the chunk collection) ----------------------------------------
+    @property
+    def bm25(self) -> BM25Index:
+        if self._bm25 is None:
+            if self.bm25_root is None:
+                raise StoreError("BM25 index folder is not configured for this store")
+            self._bm25 = BM25Index(self.bm25_root / self.tenant)
+        return self._bm25
+
+    def sync_bm25(self, *, page: int = 2000) -> bool:
+        """Rebuild BM25 from Chroma when they disagree (killed ingest, server mode, new tokenizer)."""
+        if self.bm25_root is None:
+            return False
+        if len(self.bm25) == self.count() and set(self.bm25.ids()) == self._all_chunk_ids():
+            return False
+        self.bm25.rebuild_from(self._iter_chunks(page))
+        return True
+
+    def _all_chunk_ids(self) -> set[str]:
+        return set(self.chunks.get(include=[])["ids"])
+
+    def _iter_chunks(self, page: int):  # type: ignore[no-untyped-def]
+        offset = 0
+        while True:
+            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            if not got["ids"]:
+                return
+            yield from zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            offset += len(got["ids"])
+
+    def close(self) -> None:
+        if self._bm25 is not None:
+            self._bm25.ensure_built()
+            self._bm25.close()
+            self._bm25 = None
 
     # -- collections -------------------------------------------------------------------------
     @property
@@ -186,21 +243,29 @@ class TenantStore:
                 documents=[c.text for c in chunks[part]],
                 metadatas=[chunk_metadata(c) for c in chunks[part]],
             )
+        if self.bm25_root is not None:
+            self.bm25.add(list(ids), [c.text for c in chunks], [chunk_metadata(c) for c in chunks])
 
     def update_chunk_metadata(self, ids: Sequence[str], chunks: Sequence[Chunk]) -> None:
         for part in self._batches(len(ids)):
             self.chunks.update(ids=list(ids[part]), metadatas=[chunk_metadata(c) for c in chunks[part]])
+        if self.bm25_root is not None and ids:
+            self.bm25.add(list(ids), [c.text for c in chunks], [chunk_metadata(c) for c in chunks])
 
     def delete_chunks(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         for part in self._batches(len(ids)):
             self.chunks.delete(ids=ids[part])
+        if self.bm25_root is not None and ids:
+            self.bm25.remove(ids)
 
     def drop(self) -> None:
         """Delete the tenant's collections entirely (reindex, tests)."""
         for name in (PREFIX + self.tenant, PREFIX + self.tenant + DOCS_SUFFIX):
             with contextlib.suppress(Exception):
                 self.client.delete_collection(name)
+        if self.bm25_root is not None:
+            self.bm25.clear()
         self._chunks = self._docs = None
 
 

@@ -12,7 +12,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from retriever.embeddings import SentenceTransformerEmbeddings  # noqa: E402
-from retriever.store import TenantStore, make_client  # noqa: E402
+from retriever.store import TenantStore  # noqa: E402
 from yakuba.settings import Settings, get_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,5 +44,7 @@ def embeddings() -> SentenceTransformerEmbeddings:
 
 
 @pytest.fixture
-def store(settings: Settings) -> TenantStore:
-    return TenantStore(make_client(settings), "testtown", embedding_model=settings.embedding_model)
+def store(settings: Settings):
+    opened = TenantStore.open(settings, "testtown")
+    yield opened
+    opened.close()

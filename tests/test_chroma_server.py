@@ -59,7 +59,7 @@ def test_ingest_and_list_through_chroma_server(chroma_server, settings, embeddin
     remote = Settings()
     client = make_client(remote)
     assert type(client).__name__ != "PersistentClient" or remote.chroma_url
-    store = TenantStore(client, "remote", embedding_model=remote.embedding_model)
+    store = TenantStore(client, "remote", embedding_model=remote.embedding_model, bm25_root=remote.bm25_path)
     results = list(Ingestor(remote, store, embeddings).run([DATA / "soumu_dx_excerpt.md"]))
     assert results[0].status == "added"
     assert "remote" in list_tenants(client)
@@ -68,6 +68,7 @@ def test_ingest_and_list_through_chroma_server(chroma_server, settings, embeddin
     assert hits["ids"][0]
     # Nothing was written to the embedded store under YAKUBA_HOME.
     assert not remote.chroma_path.exists()
+    assert set(store.bm25.ids()) == set(store.chunks.get(include=[])["ids"])
     again = list(Ingestor(remote, store, embeddings).run([DATA / "soumu_dx_excerpt.md"]))
     assert again[0].status == "unchanged"
 

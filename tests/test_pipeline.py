@@ -94,6 +94,8 @@ def test_changed_file_replaces_exactly_its_old_chunks(settings, store, embedding
     assert len(soumu_after) == store.get_document("soumu.md").chunks
     found = store.chunks.get(where={"doc_id": "soumu.md"}, include=["documents"])
     assert any("文書検索AI" in d for d in found["documents"])
+    assert set(store.bm25.ids()) == set(_state(store))
+    assert store.bm25.search("文書検索AI", 1)[0][0] in soumu_after - soumu_before
     memo_after = {k: v for k, v in _state(store).items() if v[1]["doc_id"] == "memo.txt"}
     assert memo_after == memo_before
 
@@ -105,11 +107,28 @@ def test_delete_removes_all_chunks(settings, store, embeddings, docs_dir: Path) 
     assert store.chunk_ids("soumu.md") == set()
     assert store.get_document("soumu.md") is None
     assert [r.doc_id for r in store.list_documents()] == ["memo.txt"]
+    assert store.bm25.doc_ids() == {"memo.txt"} or set(store.bm25.doc_ids()) == {"memo.txt"}
+
+
+def test_bm25_is_rebuilt_when_out_of_step(settings, store, embeddings, docs_dir: Path) -> None:
+    _ingest(settings, store, embeddings, [docs_dir])
+    store.bm25.clear()
+    assert store.sync_bm25() is True
+    assert set(store.bm25.ids()) == set(_state(store))
+    assert store.sync_bm25() is False
+
+
+def test_reingest_with_another_doc_type_updates(settings, store, embeddings, docs_dir: Path) -> None:
+    _ingest(settings, store, embeddings, [docs_dir / "memo.txt"])
+    relabelled = list(Ingestor(settings, store, embeddings, doc_type=DocType.DX_GUIDEBOOK).run([docs_dir / "memo.txt"]))
+    assert relabelled[0].status == "updated"
+    assert store.get_document("memo.txt").doc_type is DocType.DX_GUIDEBOOK
 
 
 def test_interrupted_ingest_recovers_to_clean_state(settings, embeddings, docs_dir: Path, tmp_path) -> None:
     client = make_client(settings)
-    store = TenantStore(client, "interrupted", embedding_model=settings.embedding_model)
+    store = TenantStore(client, "interrupted", embedding_model=settings.embedding_model,
+                        bm25_root=settings.bm25_path)
     big = docs_dir / "soumu.md"
     big.write_text(big.read_text(encoding="utf-8") * 3, encoding="utf-8")
     interrupted = Ingestor(settings, store, CountingEmbeddings(embeddings, fail_after_calls=1))
@@ -119,12 +138,14 @@ def test_interrupted_ingest_recovers_to_clean_state(settings, embeddings, docs_d
     assert store.get_document("soumu.md") is None or store.get_document("memo.txt") is None
 
     _ingest(settings, store, embeddings, [docs_dir])
-    clean = TenantStore(client, "clean", embedding_model=settings.embedding_model)
+    clean = TenantStore(client, "clean", embedding_model=settings.embedding_model, bm25_root=settings.bm25_path)
     _ingest(settings, clean, embeddings, [docs_dir])
     strip = lambda records: sorted((r.doc_id, r.chunks, r.content_hash) for r in records)  # noqa: E731
     assert strip(store.list_documents()) == strip(clean.list_documents())
     assert set(_state(store)) == set(_state(clean))
     assert store.count() == clean.count()
+    store.sync_bm25()
+    assert set(store.bm25.ids()) == set(clean.bm25.ids()) == set(_state(clean))
 
 
 def test_failed_file_changes_nothing(settings, store, embeddings, docs_dir: Path) -> None:

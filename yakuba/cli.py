@@ -57,11 +57,10 @@ def _tenant(settings: Settings, tenant: str | None) -> str:
 
 
 def _open_store(settings: Settings, tenant: str, *, with_model: bool = True):  # type: ignore[no-untyped-def]
-    from retriever.store import StoreError, TenantStore, make_client
+    from retriever.store import StoreError, TenantStore
 
     try:
-        client = make_client(settings)
-        return TenantStore(client, tenant, embedding_model=settings.embedding_model if with_model else None)
+        return TenantStore.open(settings, tenant, check_model=with_model)
     except StoreError as exc:
         raise _fail(str(exc)) from exc
 
@@ -144,6 +143,8 @@ def ingest(
         raise typer.Exit(130) from None
     except (EmbeddingModelError, StoreError) as exc:
         raise _fail(str(exc)) from exc
+    finally:
+        store.close()
     _print_summary(summary)
     if summary.failed:
         raise typer.Exit(1)

@@ -1,0 +1,99 @@
+"""Fusing ranked lists from several retrievers (dense, BM25, …) into one.
+
+Both functions are pure: they take `{retriever name: [(id, score), …] best first}` and per-retriever
+weights, and return one `[(id, fused score), …]` best first. Weights exist because the two halves are
+not equally good everywhere (on council minutes BM25 beats the small dense model; on encyclopedic
+text they are close), so the balance is tuned on dev data rather than fixed at 1:1.
+
+Ties are broken by first appearance (lists in the order given, then rank), so results are
+deterministic. A list whose weight is 0 is ignored; a name missing from `weights` weighs 1.0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+Ranking = Sequence[tuple[str, float]]
+
+
+def _weight(weights: Mapping[str, float], name: str) -> float:
+    weight = float(weights.get(name, 1.0))
+    if weight < 0 or math.isnan(weight):
+        raise ValueError(f"重みは0以上で指定してください: {name}={weight} / weight must be >= 0: {name}={weight}")
+    return weight
+
+
+def _sorted(scores: dict[str, float]) -> list[tuple[str, float]]:
+    order = {doc_id: i for i, doc_id in enumerate(scores)}  # dicts keep first-insertion order
+    return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
+
+
+def weighted_rrf(
+    rankings: Mapping[str, Ranking], weights: Mapping[str, float], k: int = 60
+) -> list[tuple[str, float]]:
+    """Weighted reciprocal rank fusion: score(d) = Σ_lists w · 1 / (k + rank(d)), rank from 1.
+
+    Only ranks matter, so the lists' score scales never need to agree. An id repeated within a list
+    counts once, at its best rank.
+    """
+    if k < 0:
+        raise ValueError(f"k は0以上で指定してください / k must be >= 0, got {k}")
+    fused: dict[str, float] = {}
+    for name, ranking in rankings.items():
+        weight = _weight(weights, name)
+        if weight == 0:
+            continue
+        seen: set[str] = set()
+        for rank, (doc_id, _score) in enumerate(ranking, start=1):
+            if doc_id in seen:
+                continue
+            seen.add(doc_id)
+            fused[doc_id] = fused.get(doc_id, 0.0) + weight / (k + rank)
+    return _sorted(fused)
+
+
+def _normalise(scores: list[float], method: str) -> list[float]:
+    if method == "minmax":
+        low, high = min(scores), max(scores)
+        if high == low:
+            return [1.0] * len(scores)
+        return [(s - low) / (high - low) for s in scores]
+    if method == "zscore":
+        mean = sum(scores) / len(scores)
+        std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+        if std == 0:
+            return [0.0] * len(scores)
+        return [(s - mean) / std for s in scores]
+    raise ValueError(f"normalization must be 'minmax' or 'zscore', got {method!r}")
+
+
+def weighted_score_fusion(
+    rankings: Mapping[str, Ranking],
+    weights: Mapping[str, float],
+    normalization: Literal["minmax", "zscore"] = "minmax",
+) -> list[tuple[str, float]]:
+    """Weighted sum of per-list normalised scores (min-max to [0, 1], or z-scores).
+
+    Unlike RRF this keeps *how much* better the top hit was. An id missing from a list gets that
+    list's lowest normalised score (0 for min-max), i.e. "no better than its worst hit"; an id
+    repeated within a list keeps its first (best) score.
+    """
+    per_list: list[tuple[float, dict[str, float], float]] = []
+    every_id: dict[str, None] = {}
+    for name, ranking in rankings.items():
+        weight = _weight(weights, name)
+        first: dict[str, float] = {}
+        for doc_id, score in ranking:
+            first.setdefault(doc_id, float(score))
+        if weight == 0 or not first:
+            continue
+        normalised = dict(zip(first, _normalise(list(first.values()), normalization), strict=True))
+        per_list.append((weight, normalised, min(normalised.values())))
+        every_id.update(dict.fromkeys(first))
+    fused = {
+        doc_id: sum(weight * scores.get(doc_id, floor) for weight, scores, floor in per_list)
+        for doc_id in every_id
+    }
+    return _sorted(fused)
