@@ -11,6 +11,7 @@ import fnmatch
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -24,9 +25,10 @@ from ingest.loaders import SUPPORTED_SUFFIXES, load_path
 from ingest.minutes import detect_doc_type, wareki_to_iso
 from retriever.store import DocumentRecord, TenantStore
 from yakuba.settings import Settings
-from yakuba.types import DocType, DocumentLoadError, LoadedDocument
+from yakuba.types import Chunk, DocType, DocumentLoadError, LoadedDocument
 
 PIPELINE_VERSION = "1"
+EMBED_BATCH = 256
 IGNORE_FILE = ".yakubaignore"
 
 Status = Literal["added", "updated", "unchanged", "failed"]
@@ -92,6 +94,20 @@ class IngestSummary(BaseModel):
     @property
     def skipped(self) -> int:
         return self.count("unchanged")
+
+
+@dataclass
+class _Prepared:
+    """A document chunked and diffed against the store, waiting for its new chunks' vectors."""
+
+    document: LoadedDocument
+    doc_type: DocType
+    chunks: list[Chunk]
+    ids: list[str]
+    new_positions: list[int]
+    kept_positions: list[int]
+    stale: set[str]
+    is_update: bool
 
 
 class InputPath(BaseModel):
@@ -233,12 +249,35 @@ class Ingestor:
                 message_ja=error.message_ja,
                 message_en=error.message_en,
             )
-        results = [self.ingest_document(document) for document in documents]
+        results = self.ingest_documents(documents)
         statuses = {r.status for r in results}
         status: Status = "unchanged" if statuses == {"unchanged"} else ("added" if statuses == {"added"} else "updated")
         return FileResult(path=str(path), status=status, documents=results)
 
     def ingest_document(self, document: LoadedDocument) -> DocumentResult:
+        return self.ingest_documents([document])[0]
+
+    def ingest_documents(self, documents: Sequence[LoadedDocument]) -> list[DocumentResult]:
+        """Prepare documents and embed their new chunks in shared batches (JSONL corpora have
+        thousands of one-chunk records; embedding them one by one wastes most of the time)."""
+        results: list[DocumentResult | None] = []
+        pending: list[tuple[int, _Prepared]] = []
+        pending_chunks = 0
+        for document in documents:
+            prepared = self._prepare(document)
+            if isinstance(prepared, DocumentResult):
+                results.append(prepared)
+                continue
+            results.append(None)
+            pending.append((len(results) - 1, prepared))
+            pending_chunks += len(prepared.new_positions)
+            if pending_chunks >= EMBED_BATCH:
+                self._commit(pending, results)
+                pending, pending_chunks = [], 0
+        self._commit(pending, results)
+        return [r for r in results if r is not None]
+
+    def _prepare(self, document: LoadedDocument) -> _Prepared | DocumentResult:
         record = self._unchanged(document.doc_id, document.content_hash)
         if record:
             return _unchanged_result(record)
@@ -252,25 +291,44 @@ class Ingestor:
         )
         ids = chunk_ids(chunks)
         existing = self.store.chunk_ids(document.doc_id)
-        new_positions = [i for i, chunk_id in enumerate(ids) if chunk_id not in existing]
-        kept_positions = [i for i, chunk_id in enumerate(ids) if chunk_id in existing]
-        stale = existing - set(ids)
+        return _Prepared(
+            document=document,
+            doc_type=doc_type,
+            chunks=chunks,
+            ids=ids,
+            new_positions=[i for i, chunk_id in enumerate(ids) if chunk_id not in existing],
+            kept_positions=[i for i, chunk_id in enumerate(ids) if chunk_id in existing],
+            stale=existing - set(ids),
+            is_update=previous is not None,
+        )
 
-        for start in range(0, len(new_positions), 256):
-            batch = new_positions[start : start + 256]
-            vectors = self.embeddings.embed_documents([chunks[i].text for i in batch])
-            self.store.add_chunks([ids[i] for i in batch], [chunks[i] for i in batch], vectors)
+    def _commit(self, pending: list[tuple[int, _Prepared]], results: list[DocumentResult | None]) -> None:
+        """Embed all new chunks of the pending documents, then finish each document in order."""
+        work = [(prep, i) for _, prep in pending for i in prep.new_positions]
+        for start in range(0, len(work), EMBED_BATCH):
+            batch = work[start : start + EMBED_BATCH]
+            vectors = self.embeddings.embed_documents([prep.chunks[i].text for prep, i in batch])
+            self.store.add_chunks(
+                [prep.ids[i] for prep, i in batch], [prep.chunks[i] for prep, i in batch], vectors
+            )
             self.on_chunks_embedded(len(batch))
-        if kept_positions:
-            self.store.update_chunk_metadata([ids[i] for i in kept_positions], [chunks[i] for i in kept_positions])
-        self.store.delete_chunks(stale)
+        for slot, prep in pending:
+            results[slot] = self._finish(prep)
 
+    def _finish(self, prep: _Prepared) -> DocumentResult:
+        """Kept chunks' metadata, stale chunks out, then the record: the commit point."""
+        document, chunks, ids = prep.document, prep.chunks, prep.ids
+        if prep.kept_positions:
+            self.store.update_chunk_metadata(
+                [ids[i] for i in prep.kept_positions], [chunks[i] for i in prep.kept_positions]
+            )
+        self.store.delete_chunks(prep.stale)
         pages = len([p for p in document.pages if p.text.strip()])
         self.store.put_document(
             DocumentRecord(
                 doc_id=document.doc_id,
                 title=document.title,
-                doc_type=doc_type,
+                doc_type=prep.doc_type,
                 file_format=document.file_format,
                 source_path=document.source_path,
                 pages=pages,
@@ -285,12 +343,12 @@ class Ingestor:
         return DocumentResult(
             doc_id=document.doc_id,
             title=document.title,
-            status="updated" if previous else "added",
+            status="updated" if prep.is_update else "added",
             pages=pages,
             chunks=len(chunks),
-            chunks_added=len(new_positions),
-            chunks_removed=len(stale),
-            doc_type=doc_type.value,
+            chunks_added=len(prep.new_positions),
+            chunks_removed=len(prep.stale),
+            doc_type=prep.doc_type.value,
             warnings=document.warnings,
         )
 

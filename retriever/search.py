@@ -11,7 +11,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, Field
 
-from retriever.filters import SearchFilters, matches, to_chroma_where
+from retriever.filters import SearchFilters, chroma_where_is_exact, matches, to_chroma_where
 from retriever.fusion import weighted_rrf
 from retriever.store import TenantStore
 from retriever.tokenize import query_normalize
@@ -76,6 +76,15 @@ class FusionConfig(BaseModel):
     rrf_k: int = 60
     candidates: int = 50
 
+    @classmethod
+    def from_settings(cls, settings) -> FusionConfig:  # type: ignore[no-untyped-def]
+        return cls(
+            dense_weight=settings.fusion_dense_weight,
+            bm25_weight=settings.fusion_bm25_weight,
+            rrf_k=settings.fusion_rrf_k,
+            candidates=settings.fusion_candidates,
+        )
+
 
 def _passage(chunk_id: str, text: str, meta: dict, score: float) -> Passage:
     return Passage(
@@ -104,12 +113,14 @@ class HybridSearcher:
         self.fusion = fusion or FusionConfig()
 
     def _dense(self, query: str, n: int, filters: SearchFilters | None) -> list[tuple[str, float]]:
-        where = to_chroma_where(filters) if filters else None
         total = self.store.count()
         if total == 0:
             return []
-        # Over-fetch when a post-filter (speaker substring) may drop hits.
-        fetch = min(total, n * 3 if filters and filters.speaker else n)
+        speakers = self.store.bm25.speakers() if filters and filters.speaker else None
+        where = to_chroma_where(filters, known_speakers=speakers) if filters else None
+        exact = chroma_where_is_exact(filters, with_known_speakers=speakers is not None)
+        # Over-fetch when a post-filter (day-level dates) may drop hits.
+        fetch = min(total, n if exact else n * 4)
         found = self.store.chunks.query(
             query_embeddings=[self.embeddings.embed_query(query)],
             n_results=fetch,
@@ -212,3 +223,12 @@ class YakubaRetriever(BaseRetriever):
             Document(page_content=p.text, metadata=p.model_dump(exclude={"text"}) | {"citation": p.citation})
             for p in result.passages
         ]
+
+
+def open_searcher(settings, tenant: str) -> HybridSearcher:  # type: ignore[no-untyped-def]
+    """Store + BM25 (brought in step with Chroma) + embeddings, as configured."""
+    from retriever.embeddings import embeddings_from_settings
+
+    store = TenantStore.open(settings, tenant)
+    store.sync_bm25()
+    return HybridSearcher(store, embeddings_from_settings(settings), FusionConfig.from_settings(settings))

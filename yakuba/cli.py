@@ -214,6 +214,67 @@ def docs_delete(
 
 
 @app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="検索したい内容 / what to search for")],
+    k: Annotated[int, typer.Option("--k", help="件数 / number of passages")] = 10,
+    doc_type: Annotated[
+        list[str] | None, typer.Option("--doc-type", help="文書種別で絞り込み（複数可） / filter by doc type")
+    ] = None,
+    speaker: Annotated[str | None, typer.Option("--speaker", help="発言者（部分一致） / speaker name")] = None,
+    role: Annotated[str | None, typer.Option("--role", help="役職（例: 市長） / speaker role")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="開始日 YYYY-MM-DD / from date")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="終了日 YYYY-MM-DD / to date")] = None,
+    document: Annotated[list[str] | None, typer.Option("--doc", help="文書 ID で絞り込み / document id")] = None,
+    mode: Annotated[str, typer.Option("--mode", help="dense | bm25 | hybrid")] = "hybrid",
+    tenant: TenantOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON / JSON on the last line")] = False,
+) -> None:
+    """登録文書から関連する箇所を検索 / search the ingested documents."""
+    from pydantic import ValidationError
+
+    from retriever.embeddings import EmbeddingModelError
+    from retriever.filters import SearchFilters
+    from retriever.search import QueryError, open_searcher
+    from retriever.store import StoreError
+
+    settings = _settings()
+    tenant_name = _tenant(settings, tenant)
+    try:
+        filters = SearchFilters(
+            doc_types=doc_type or None, doc_ids=document or None, speaker=speaker, role=role,
+            date_from=date_from, date_to=date_to,
+        )
+    except ValidationError as exc:
+        messages = "; ".join(str(e.get("ctx", {}).get("error", e["msg"])) for e in exc.errors())
+        raise _fail(f"絞り込み条件が正しくありません / invalid filter: {messages}") from exc
+    try:
+        searcher = open_searcher(settings, tenant_name)
+        if searcher.store.count() == 0:
+            raise _fail(
+                f"テナント {tenant_name} には文書が登録されていません。先に `yakuba ingest` を実行してください / "
+                "no documents in this tenant yet",
+                code=1,
+            )
+        result = searcher.search(query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
+    except QueryError as exc:
+        raise _fail(str(exc)) from exc
+    except (EmbeddingModelError, StoreError) as exc:
+        raise _fail(str(exc)) from exc
+    for notice in result.notices:
+        err.print(f"[yellow]{notice}[/]")
+    if as_json:
+        sys.stdout.write(result.model_dump_json() + "\n")
+        return
+    if not result.passages:
+        console.print("該当する箇所が見つかりませんでした / no matching passages")
+        return
+    for rank, passage in enumerate(result.passages, 1):
+        console.rule(f"[bold]{rank}. {passage.citation}[/]  score={passage.score:.4f}")
+        console.print(passage.text[:400] + ("…" if len(passage.text) > 400 else ""), markup=False)
+    console.print(f"[dim]{result.mode} {result.timings_ms.get('total', 0):.0f} ms[/]")
+
+
+@app.command()
 def info(as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON / JSON on the last line")] = False) -> None:
     """モデル・ストア・件数 / models, store and counts."""
     from retriever.embeddings import EmbeddingModelError, resolve_model

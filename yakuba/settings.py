@@ -58,6 +58,11 @@ class Settings(BaseSettings):
 
     chat_model: str = Field("none", description="Answer engine model; set by the assistant issue.")
 
+    fusion_dense_weight: float = Field(1.0, ge=0, description="Weight of the dense list in RRF fusion.")
+    fusion_bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 list in RRF fusion.")
+    fusion_rrf_k: int = Field(60, ge=1, description="RRF constant k: larger flattens rank differences.")
+    fusion_candidates: int = Field(50, ge=1, le=1000, description="Candidates taken from each list.")
+
     chunk_size: int = Field(500, ge=100, le=4000, description="Target chunk length in characters.")
     chunk_overlap: int = Field(80, ge=0, le=1000, description="Overlap between chunks in characters.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
