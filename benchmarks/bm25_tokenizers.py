@@ -1,7 +1,7 @@
 """Tokenizer benchmark for BM25: speed and document-level retrieval quality on the dev sets.
 
     .venv/bin/pip install -e '.[bench]'     # fugashi + unidic-lite, only needed here
-    .venv/bin/python benchmarks/tokenizers.py [--datasets ../shared/datasets] [--k 10]
+    .venv/bin/python benchmarks/bm25_tokenizers.py [--datasets ../shared/datasets] [--k 10]
 
 For each tokenizer: milliseconds per 10,000 characters to tokenise the kiryu-r4 corpus (best of
 `--repeat` runs, one thread), then BM25-only nDCG@10 / recall@10 / MRR@10 on every dev set, one
