@@ -12,7 +12,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, Field
 
 from retriever.filters import SearchFilters, chroma_where_is_exact, matches, to_chroma_where
-from retriever.fusion import weighted_rrf
+from retriever.fusion import weighted_rrf, weighted_score_fusion
 from retriever.store import TenantStore
 from retriever.tokenize import query_normalize
 
@@ -71,14 +71,22 @@ class SearchResult(BaseModel):
 class FusionConfig(BaseModel):
     """Fusion weights; defaults come from tuning on the dev sets (see README)."""
 
+    method: Literal["rrf", "minmax"] = "rrf"
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     rrf_k: int = 60
     candidates: int = 50
 
+    def fuse(self, rankings: dict[str, list[tuple[str, float]]]) -> list[tuple[str, float]]:
+        weights = {"dense": self.dense_weight, "bm25": self.bm25_weight}
+        if self.method == "minmax":
+            return weighted_score_fusion(rankings, weights, "minmax")
+        return weighted_rrf(rankings, weights, k=self.rrf_k)
+
     @classmethod
     def from_settings(cls, settings) -> FusionConfig:  # type: ignore[no-untyped-def]
         return cls(
+            method=settings.fusion_method,
             dense_weight=settings.fusion_dense_weight,
             bm25_weight=settings.fusion_bm25_weight,
             rrf_k=settings.fusion_rrf_k,
@@ -165,14 +173,7 @@ class HybridSearcher:
             rankings["bm25"] = self.store.bm25.search(normalized, n, filters)
             timings["bm25"] = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
-        if mode == "hybrid":
-            fused = weighted_rrf(
-                rankings,
-                {"dense": self.fusion.dense_weight, "bm25": self.fusion.bm25_weight},
-                k=self.fusion.rrf_k,
-            )[:k]
-        else:
-            fused = rankings[mode][:k]
+        fused = self.fusion.fuse(rankings)[:k] if mode == "hybrid" else rankings[mode][:k]
         passages = self._hydrate(fused, rankings)
         timings["fusion"] = (time.perf_counter() - start) * 1000
         timings["total"] = sum(timings.values())

@@ -9,6 +9,7 @@ import os
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -58,6 +59,7 @@ class Settings(BaseSettings):
 
     chat_model: str = Field("none", description="Answer engine model; set by the assistant issue.")
 
+    fusion_method: Literal["rrf", "minmax"] = Field("rrf", description="Weighted RRF or min-max score fusion.")
     fusion_dense_weight: float = Field(1.0, ge=0, description="Weight of the dense list in RRF fusion.")
     fusion_bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 list in RRF fusion.")
     fusion_rrf_k: int = Field(60, ge=1, description="RRF constant k: larger flattens rank differences.")
