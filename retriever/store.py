@@ -27,6 +27,7 @@ from yakuba.types import Chunk, DocType
 
 PREFIX = "yakuba__"
 DOCS_SUFFIX = "__docs"
+REINDEX_SUFFIX = "__reindex"
 _PLACEHOLDER_VECTOR = [1.0]  # document records are looked up by id, never by similarity
 
 
@@ -155,6 +156,52 @@ class TenantStore:
             yield from zip(got["ids"], got["documents"], got["metadatas"], strict=True)
             offset += len(got["ids"])
 
+    def reindex(self, embeddings, *, page: int = 256, progress=None) -> int:  # type: ignore[no-untyped-def]
+        """Re-embed every stored chunk with `embeddings` (the configured model) and swap collections.
+
+        The new vectors go into a side collection first; the old one is dropped only once the side
+        collection is complete, so an interrupted reindex loses nothing (run it again).
+        """
+        name = PREFIX + self.tenant
+        side_name = name + REINDEX_SUFFIX
+        names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+        if name not in names and side_name in names:
+            side = self.client.get_collection(side_name, embedding_function=None)
+            if (side.metadata or {}).get("complete"):
+                return self._swap_in(side, name)
+        if side_name in names:
+            self.client.delete_collection(side_name)
+        if name not in names:
+            return 0
+        old = self.client.get_collection(name, embedding_function=None)
+        side = self.client.create_collection(
+            side_name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
+            metadata={"tenant": self.tenant},
+        )
+        done = 0
+        offset = 0
+        while True:
+            got = old.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            if not got["ids"]:
+                break
+            vectors = embeddings.embed_documents(got["documents"])
+            side.add(ids=got["ids"], embeddings=vectors, documents=got["documents"], metadatas=got["metadatas"])
+            done += len(got["ids"])
+            offset += len(got["ids"])
+            if progress:
+                progress(len(got["ids"]))
+        side.modify(metadata={"tenant": self.tenant, "complete": True})
+        self.client.delete_collection(name)
+        return self._swap_in(side, name) or done
+
+    def _swap_in(self, side: Collection, name: str) -> int:
+        metadata = {"tenant": self.tenant}
+        if self.embedding_model:
+            metadata["embedding_model"] = self.embedding_model
+        side.modify(name=name, metadata=metadata)
+        self._chunks = None
+        return side.count()
+
     def close(self) -> None:
         if self._bm25 is not None:
             self._bm25.ensure_built()
@@ -272,5 +319,7 @@ class TenantStore:
 def list_tenants(client: ClientAPI) -> list[str]:
     names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
     return sorted(
-        name[len(PREFIX) :] for name in names if name.startswith(PREFIX) and not name.endswith(DOCS_SUFFIX)
+        name[len(PREFIX) :]
+        for name in names
+        if name.startswith(PREFIX) and not name.endswith((DOCS_SUFFIX, REINDEX_SUFFIX))
     )

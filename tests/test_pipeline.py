@@ -187,3 +187,22 @@ def test_ignore_file_and_hidden_files_are_skipped(tmp_path: Path) -> None:
     (tmp_path / "notes.xyz").write_text("x", encoding="utf-8")
     (tmp_path / ".yakubaignore").write_text("MANIFEST.md\ntools/\n", encoding="utf-8")
     assert [i.doc_id for i in discover([tmp_path])] == ["a.md"]
+
+
+def test_changing_the_model_is_refused_until_reindexed(settings, store, embeddings, docs_dir: Path) -> None:
+    from retriever.embeddings import SentenceTransformerEmbeddings
+    from retriever.store import StoreError
+
+    _ingest(settings, store, embeddings, [docs_dir / "memo.txt"])
+    ids_before = set(_state(store))
+    other = TenantStore(store.client, "testtown", embedding_model="multilingual-e5-small",
+                        bm25_root=settings.bm25_path)
+    with pytest.raises(StoreError, match="yakuba reindex"):
+        other.count()
+    e5 = SentenceTransformerEmbeddings("multilingual-e5-small")
+    assert other.reindex(e5) == len(ids_before)
+    assert set(_state(other)) == ids_before
+    query = e5.embed_query("生成AIの活用")
+    hit = other.chunks.query(query_embeddings=[query], n_results=1, include=["distances"])
+    assert hit["distances"][0][0] < 0.3, "vectors now come from the new model"
+    assert (other.chunks.metadata or {})["embedding_model"] == "multilingual-e5-small"

@@ -333,6 +333,44 @@ def eval_retrieval(
     sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
 
 
+@app.command()
+def reindex(tenant: TenantOption = None) -> None:
+    """登録済みチャンクを現在の埋め込みモデルで再計算 / re-embed stored chunks with the configured model."""
+    from ingest.pipeline import ingest_signature
+    from retriever.embeddings import EmbeddingModelError, embeddings_from_settings
+    from retriever.store import StoreError
+
+    settings = _settings()
+    tenant_name = _tenant(settings, tenant)
+    store = _open_store(settings, tenant_name, with_model=False)
+    store.embedding_model = settings.embedding_model
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err)
+    try:
+        with progress:
+            task = progress.add_task("再計算 / re-embedding", total=store.count() if _has_chunks(store) else None)
+            done = store.reindex(embeddings_from_settings(settings), progress=lambda n: progress.advance(task, n))
+        signature = ingest_signature(settings)
+        for record in store.list_documents():
+            store.put_document(record.model_copy(update={"ingest_signature": signature}))
+        store.sync_bm25()
+    except KeyboardInterrupt:
+        err.print("[yellow]中断しました。もう一度実行すると最初からやり直します（データは失われません）。[/] / interrupted")
+        raise typer.Exit(130) from None
+    except (EmbeddingModelError, StoreError) as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        store.close()
+    console.print(f"再計算しました: {done} チャンク（{settings.embedding_model}） / re-embedded {done} chunks")
+
+
+def _has_chunks(store) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        return store.chunks.count() > 0
+    except Exception:  # noqa: BLE001 - a store mid-swap has no chunk collection yet
+        return False
+
+
 @models_app.command("build")
 def models_build(
     force: Annotated[bool, typer.Option("--force", help="作り直す / rebuild even if present")] = False,
