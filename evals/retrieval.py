@@ -19,7 +19,7 @@ from evals.datasets import Dataset, corpus_hash, load_dataset
 from evals.metrics import dedupe, percentile, ranking_metrics
 from ingest.pipeline import Ingestor, ingest_signature
 from retriever.embeddings import embeddings_from_settings
-from retriever.search import FusionConfig, HybridSearcher, Mode
+from retriever.search import FusionConfig, HybridSearcher, Mode, set_query_threads
 from retriever.store import TenantStore
 from yakuba.settings import Settings
 
@@ -116,6 +116,7 @@ def run_retrieval_eval(
 ) -> RetrievalReport:
     dataset = load_dataset(dataset_dir)
     store, build_s = open_index(settings, dataset, progress=progress)
+    set_query_threads(settings.query_threads)  # after the (multi-threaded) index build
     searcher = HybridSearcher(store, embeddings_from_settings(settings), fusion or FusionConfig.from_settings(settings))
     questions = dataset.answerable_questions()
     if limit is not None:

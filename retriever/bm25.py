@@ -453,6 +453,15 @@ class BM25Index:
         order = np.lexsort((candidates, -scores[candidates]))  # score desc, then insertion order
         return [(built.ids[i], float(scores[i])) for i in candidates[order]]
 
+    def matching_ids(self, filters: SearchFilters | None) -> set[str] | None:
+        """Ids of the chunks passing `filters` (None when nothing is filtered), from in-memory columns:
+        far cheaper than a metadata scan in Chroma, so dense search can post-filter with it."""
+        built = self.ensure_built()
+        mask = built.mask(filters)
+        if mask is None:
+            return None
+        return {built.ids[i] for i in np.flatnonzero(mask)}
+
     # -- the score matrix ----------------------------------------------------------------------
     def ensure_built(self) -> _Built:
         """The matrix for the current generation: kept, loaded from the snapshot, or rebuilt."""

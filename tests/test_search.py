@@ -126,3 +126,13 @@ def test_default_e5_model_retrieves_japanese(tmp_path: Path, monkeypatch: pytest
     assert dense.metrics["ndcg@10"] > 0.75
     assert hybrid.metrics["ndcg@10"] >= dense.metrics["ndcg@10"] - 0.02
     assert isinstance(SentenceTransformerEmbeddings("multilingual-e5-small").query_prompt, str)
+
+
+def test_dense_where_fallback_matches_fast_path(minutes_searcher: HybridSearcher) -> None:
+    """Narrow filters fall back to Chroma's `where`; both paths must select the same chunks."""
+    filters = SearchFilters(speaker="荒木", date_from="2022-12-22", date_to="2022-12-22")
+    vector = minutes_searcher.embeddings.embed_query("教育")
+    total = minutes_searcher.store.count()
+    fast = minutes_searcher._dense("教育", 5, filters)
+    slow = minutes_searcher._dense_where(vector, 5, filters, total)
+    assert fast and [cid for cid, _ in fast] == [cid for cid, _ in slow]

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     embedding_device: str = "cpu"
+    query_threads: int = Field(
+        1, ge=0, le=64, description="torch threads when serving queries (0 = torch default); see README."
+    )
     query_prompt: str | None = Field(None, description="Prefix for queries; None = the model's own.")
     passage_prompt: str | None = Field(None, description="Prefix for passages; None = the model's own.")
 
