@@ -43,10 +43,12 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MINUTES = Path("/work/shared/training/kiryu-minutes-h15-r5.jsonl.gz")
+# ../shared beside the checkout (developer machines and CI lay it there).
+TRAINING_DIR = Path(__file__).resolve().parents[2] / "shared" / "training"
+DEFAULT_MINUTES = TRAINING_DIR / "kiryu-minutes-h15-r5.jsonl.gz"
 # Session slugs never trained on: 令和4年 (2022) is the kiryu-r4 development set.
 EXCLUDED_SLUG_PREFIXES: tuple[str, ...] = ("r4-",)
-DEFAULT_QUESTIONS = Path("/work/shared/training/kiryu-questions-h27-r5.json.gz")
+DEFAULT_QUESTIONS = TRAINING_DIR / "kiryu-questions-h27-r5.json.gz"
 SPECIAL_TOKENS = ("<unk>",)
 
 

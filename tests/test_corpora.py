@@ -13,13 +13,15 @@ import pytest
 from ingest.minutes import parse_minutes
 from ingest.pipeline import discover
 
+from .conftest import shared_dir
+
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 MANIFEST = CORPORA / "MANIFEST.md"
 TOOLS = CORPORA / "tools"
 MINUTES = CORPORA / "議会会議録"
 HINO_MD = CORPORA / "総合計画" / "日野町_第6次総合計画.md"
 HINO_JSON = TOOLS / "sources" / "hino-sogo6.json"
-SHARED = Path("/work/shared/corpora")
+SHARED = (shared_dir() or Path("/nonexistent")) / "corpora"
 MAX_BYTES = 30 * 1024 * 1024
 PAGE_MARKER = re.compile(r"^<!-- page: (\d+) -->$")
 

@@ -21,11 +21,13 @@ from ingest.minutes import (
 )
 from yakuba.types import DocType
 
+from .conftest import shared_dir
+
 CORPORA = Path(__file__).resolve().parents[1] / "corpora"
 KIRYU = CORPORA / "議会会議録" / "桐生市議会"
 R4 = KIRYU / "令和4年第4回定例会"
 R5 = KIRYU / "令和5年第4回定例会"
-SHARED_PDFS = Path("/work/shared/corpora/pdfs")
+SHARED_PDFS = (shared_dir() or Path("/nonexistent")) / "corpora" / "pdfs"
 
 
 def _read(path: Path) -> str:

@@ -371,6 +371,28 @@ def _has_chunks(store) -> bool:  # type: ignore[no-untyped-def]
         return False
 
 
+@app.command("train-embeddings")
+def train_embeddings(
+    output_dir: Annotated[Path, typer.Argument(help="出力先 / output folder")] = Path("models/yakuba-static-ja"),
+    minutes: Annotated[Path | None, typer.Option("--minutes", help="会議録 JSONL(.gz)")] = None,
+    questions: Annotated[Path | None, typer.Option("--questions", help="一般質問 通告 JSON(.gz)")] = None,
+    finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="0 = 蒸留のみ / distil only")] = 1000,
+) -> None:
+    """静的埋め込みモデル yakuba-static-ja を再現 / reproduce the static model (r4 sessions excluded)."""
+    from retriever.static_model import DEFAULT_MINUTES, DEFAULT_QUESTIONS, train_static_model
+
+    minutes_path = minutes or DEFAULT_MINUTES
+    if not Path(minutes_path).is_file():
+        raise _fail(f"学習用の会議録が見つかりません: {minutes_path} / training minutes not found")
+    path = train_static_model(
+        output_dir,
+        minutes_path=minutes_path,
+        questions_path=questions or DEFAULT_QUESTIONS,
+        finetune_steps=finetune_steps,
+    )
+    console.print(f"作成しました / written: {path}")
+
+
 @models_app.command("build")
 def models_build(
     force: Annotated[bool, typer.Option("--force", help="作り直す / rebuild even if present")] = False,
