@@ -25,6 +25,7 @@ from evals.datasets import load_dataset  # noqa: E402
 from evals.metrics import percentile  # noqa: E402
 from retriever.bm25 import BM25Index  # noqa: E402
 from retriever.filters import SearchFilters  # noqa: E402
+from yakuba.paths import shared_dir  # noqa: E402
 
 
 def make_chunks(texts: list[str], n: int, size: int = 400) -> list[str]:
@@ -52,10 +53,7 @@ def timed(label: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default = next(
-        (p for p in (ROOT.parent / "shared" / "datasets", Path("/work/shared/datasets")) if p.is_dir()),
-        ROOT / "datasets",
-    )
+    default = (shared_dir() or ROOT) / "datasets"
     parser.add_argument("--datasets", type=Path, default=default)
     parser.add_argument("--chunks", type=int, default=50_000)
     parser.add_argument("--phrases", action=argparse.BooleanOptionalAction, default=True)

@@ -37,6 +37,7 @@ from retriever.tokenize import (  # noqa: E402
     normalize_text,
     split_for_sudachi,
 )
+from yakuba.paths import shared_dir  # noqa: E402
 
 
 class FugashiTokenizer:
@@ -130,10 +131,7 @@ def evaluate(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    default_datasets = next(
-        (p for p in (ROOT.parent / "shared" / "datasets", Path("/work/shared/datasets")) if p.is_dir()),
-        ROOT / "datasets",
-    )
+    default_datasets = (shared_dir() or ROOT) / "datasets"
     parser.add_argument("--datasets", type=Path, default=default_datasets)
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)

@@ -27,15 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from retriever.e5_build import build_e5_model, load_e5_model, verify_e5_model  # noqa: E402
+from yakuba.paths import shared_dir  # noqa: E402
 
-DEFAULT_DATASET = next(
-    (
-        p
-        for p in (ROOT.parent / "shared/datasets/jsquad-valid", Path("/work/shared/datasets/jsquad-valid"))
-        if p.is_dir()
-    ),
-    ROOT.parent / "shared/datasets/jsquad-valid",
-)
+DEFAULT_DATASET = (shared_dir() or ROOT.parent / "shared") / "datasets" / "jsquad-valid"
 
 
 def _peak_rss_mb() -> float:

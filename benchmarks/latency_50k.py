@@ -69,6 +69,7 @@ from retriever.embeddings import embeddings_from_settings  # noqa: E402
 from retriever.filters import SearchFilters  # noqa: E402
 from retriever.search import FusionConfig, HybridSearcher  # noqa: E402
 from retriever.store import TenantStore  # noqa: E402
+from yakuba.paths import shared_dir  # noqa: E402
 from yakuba.settings import Settings  # noqa: E402
 from yakuba.types import Chunk, DocType, LoadedDocument, PageText  # noqa: E402
 
@@ -81,10 +82,7 @@ ERA = {"平成": 1988, "令和": 2018}
 
 
 def default_shared() -> Path:
-    for path in (ROOT.parent / "shared", Path("/work/shared")):
-        if (path / "training").is_dir():
-            return path
-    return ROOT.parent / "shared"
+    return shared_dir() or ROOT.parent / "shared"
 
 
 # -- corpus -----------------------------------------------------------------------------------

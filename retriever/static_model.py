@@ -41,10 +41,11 @@ from typing import Any
 
 import numpy as np
 
+from yakuba.paths import PROJECT_ROOT, shared_dir
+
 logger = logging.getLogger(__name__)
 
-# ../shared beside the checkout (developer machines and CI lay it there).
-TRAINING_DIR = Path(__file__).resolve().parents[2] / "shared" / "training"
+TRAINING_DIR = (shared_dir() or PROJECT_ROOT.parent / "shared") / "training"
 DEFAULT_MINUTES = TRAINING_DIR / "kiryu-minutes-h15-r5.jsonl.gz"
 # Session slugs never trained on: 令和4年 (2022) is the kiryu-r4 development set.
 EXCLUDED_SLUG_PREFIXES: tuple[str, ...] = ("r4-",)

@@ -13,18 +13,11 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from retriever.embeddings import SentenceTransformerEmbeddings  # noqa: E402
 from retriever.store import TenantStore  # noqa: E402
+from yakuba.paths import shared_dir  # noqa: E402, F401 - re-exported for the tests
 from yakuba.settings import Settings, get_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-
-
-def shared_dir() -> Path | None:
-    """../shared beside the clone (CI) or /work/shared (developer machines)."""
-    for candidate in (ROOT.parent / "shared", Path("/work/shared")):
-        if candidate.is_dir():
-            return candidate
-    return None
 
 
 @pytest.fixture

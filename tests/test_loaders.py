@@ -13,16 +13,15 @@ import pytest
 
 from ingest.clean import MOJIBAKE_LINE_SCORE, clean_pages, mojibake_score
 from ingest.loaders import SUPPORTED_SUFFIXES, load_path
+from yakuba.paths import shared_dir
 from yakuba.types import DocType, DocumentLoadError
 
 DATA = Path(__file__).parent / "data"
 
 
 def _shared_pdfs() -> Path | None:
-    for root in (Path(__file__).resolve().parents[2] / "shared", Path("/work/shared")):
-        if (root / "corpora" / "pdfs").is_dir():
-            return root / "corpora" / "pdfs"
-    return None
+    root = shared_dir()
+    return root / "corpora" / "pdfs" if root and (root / "corpora" / "pdfs").is_dir() else None
 
 
 SHARED = _shared_pdfs()
