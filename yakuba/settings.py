@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -60,7 +60,45 @@ class Settings(BaseSettings):
     query_prompt: str | None = Field(None, description="Prefix for queries; None = the model's own.")
     passage_prompt: str | None = Field(None, description="Prefix for passages; None = the model's own.")
 
-    chat_model: str = Field("none", description="Answer engine model; set by the assistant issue.")
+    # --- assistant/: answer engines -------------------------------------------------------------
+    chat_engine: Literal["local", "extractive", "openai"] = Field(
+        "local", description="local = GGUF via llama.cpp; extractive = no model; openai = any compatible server."
+    )
+    chat_model: str = Field(
+        "qwen2.5-coder-1.5b-instruct-q4_k_m",
+        description="Local engine: an alias of a GGUF shipped on PyPI or a path to a .gguf file. "
+        "openai engine: the model name sent to the server.",
+    )
+    llm_threads: int = Field(2, ge=1, le=64, description="CPU threads for the local LLM.")
+    llm_context: int = Field(4096, ge=512, le=32768, description="Context window of the local LLM (tokens).")
+    llm_max_tokens: int = Field(384, ge=16, le=4096, description="Most tokens one answer may generate.")
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llm_timeout_s: float = Field(120.0, gt=0, description="Give up on one model call after this long.")
+    openai_base_url: str | None = Field(None, description="e.g. http://localhost:11434/v1 (Ollama) or vLLM.")
+    openai_api_key: SecretStr | None = Field(None, description="Key for the OpenAI-compatible server.")
+    openai_api_version: str | None = Field(None, description="Set for Azure OpenAI (e.g. 2024-10-21).")
+    azure_endpoint: str | None = Field(None, description="https://NAME.openai.azure.com for Azure OpenAI.")
+
+    answer_passages: int = Field(4, ge=1, le=20, description="Passages shown to the model per answer.")
+    answer_passage_chars: int = Field(450, ge=100, le=4000, description="Most characters per passage in a prompt.")
+    answer_history_turns: int = Field(4, ge=0, le=20, description="Past turns kept for follow-up questions.")
+    abstain_min_score: float | None = Field(
+        None, description="Abstain below this retrieval relevance; None = the calibrated default (README)."
+    )
+
+    pii_mask_remote: bool = Field(True, description="Mask personal data before text goes to a non-local model.")
+    pii_mask_logs: bool = Field(True, description="Mask personal data in logs and the audit log.")
+
+    whisper_model: str = Field("whisper-base", description="Alias of the packaged Whisper model or a folder.")
+    whisper_compute_type: str = Field("int8", description="CTranslate2 compute type for transcription.")
+
+    # --- api/ and ui/ ------------------------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Address `yakuba serve` binds to.")
+    api_port: int = Field(8000, ge=1, le=65535)
+    ui_port: int = Field(8501, ge=1, le=65535)
+    api_url: str = Field("http://127.0.0.1:8000", description="Where the UI finds the API.")
+    api_key: SecretStr | None = Field(None, description="The key the UI sends to the API.")
+    max_upload_mb: float = Field(50.0, gt=0, description="Largest upload the API accepts.")
 
     # Defaults tuned on both dev sets with a 2-fold check (benchmarks/tune_fusion.py, README): on
     # Japanese text BM25 over Sudachi tokens is the stronger half; dense breaks ties and adds recall.
@@ -113,6 +151,19 @@ class Settings(BaseSettings):
     @property
     def log_path(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def models_path(self) -> Path:
+        """Model files Yakuba assembles itself (the local GGUF, Whisper)."""
+        return self.home / "models"
+
+    @property
+    def keys_path(self) -> Path:
+        return self.home / "keys.sqlite"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.home / "audit.sqlite"
 
     def ensure_home(self) -> None:
         for path in (self.home, self.log_path):
