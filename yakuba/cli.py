@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from evals.cli import eval_answers, eval_compare
 from yakuba import __version__
 from yakuba.settings import Settings, get_settings, validate_tenant
 from yakuba.types import DocType
@@ -331,6 +332,10 @@ def eval_retrieval(
             console.print(f"索引作成 / index build: {result.index_build_s:.1f} s")
         return
     sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+
+
+eval_app.command("answers")(eval_answers)
+eval_app.command("compare")(eval_compare)
 
 
 @app.command()
