@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sqlite3
 import tempfile
@@ -452,6 +453,22 @@ class BM25Index:
             candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
         order = np.lexsort((candidates, -scores[candidates]))  # score desc, then insertion order
         return [(built.ids[i], float(scores[i])) for i in candidates[order]]
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25's idf per term (unknown terms get the largest value): how telling a word is here.
+
+        The assistant weighs question words with it when deciding whether anything retrieved is
+        about the question: sharing 「費用」 with a passage says little, sharing 「宇宙」 says much.
+        """
+        built = self.ensure_built()
+        n_docs = len(built.ids)
+        indptr = built.bm25.scores["indptr"] if built.bm25 is not None else None
+        weights: dict[str, float] = {}
+        for term in terms:
+            column = built.vocab.get(term)
+            df = 0 if column is None or indptr is None else int(indptr[column + 1] - indptr[column])
+            weights[term] = math.log1p((n_docs - df + 0.5) / (df + 0.5))
+        return weights
 
     def matching_ids(self, filters: SearchFilters | None) -> set[str] | None:
         """Ids of the chunks passing `filters` (None when nothing is filtered), from in-memory columns:

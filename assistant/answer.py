@@ -1,0 +1,245 @@
+"""Grounded answers: retrieve → prompt → generate → check citations → answer, fall back or abstain.
+
+Grounding, citation checks and abstention are the same for every engine; only the text generator
+differs (issue #5). A small local model does not follow instructions perfectly, so its output is
+checked rather than trusted: markers that point nowhere are dropped, forgotten markers are attached
+where one passage clearly supports a sentence, and an answer whose sentences the passages do not
+support is replaced by the extractive answer (with the reason recorded in `fallback`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from langchain_core.language_models import BaseChatModel
+
+from assistant.citations import (
+    attach_missing_markers,
+    check_support,
+    cited_numbers,
+    clean_markers,
+    to_citation,
+)
+from assistant.condense import condense
+from assistant.extractive import compose
+from assistant.prompts import MODEL_ABSTAIN_PHRASE, answer_messages, focus
+from assistant.relevance import DEFAULT_MIN_COVERAGE, assess
+from assistant.schemas import ABSTENTION_MESSAGE, Answer, AnswerEvent, AnswerRequest, Citation
+from assistant.text import compact
+from retriever.search import HybridSearcher, Passage, QueryError
+
+MAX_QUESTION_CHARS = 1000
+# An answer is kept when at least this share of its claim sentences is supported by what they cite.
+MIN_SUPPORTED_SHARE = 0.5
+SOURCES_SHOWN = 5
+
+
+class AnswerError(ValueError):
+    """A request the user must fix; `code` is machine-readable, the message is Japanese + English."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+def _model_abstained(text: str) -> bool:
+    flat = compact(text)
+    return compact(MODEL_ABSTAIN_PHRASE) in flat and len(flat) < 60 or compact(ABSTENTION_MESSAGE) in flat
+
+
+class AnswerPipeline:
+    """One engine over one searcher. `stream` is the primitive; `answer` drains it."""
+
+    def __init__(
+        self,
+        searcher: HybridSearcher,
+        chat_model: BaseChatModel | None,
+        *,
+        engine: str,
+        passages: int = 4,
+        passage_chars: int = 450,
+        history_turns: int = 4,
+        min_coverage: float | None = None,
+        mode: str = "hybrid",
+        mask=None,  # type: ignore[no-untyped-def]  # text -> text, applied before a remote model sees it
+    ) -> None:
+        if engine != "extractive" and chat_model is None:
+            raise ValueError(f"engine {engine!r} needs a chat model")
+        self.searcher = searcher
+        self.chat_model = chat_model if engine != "extractive" else None
+        self.engine = engine
+        self.passages = passages
+        self.passage_chars = passage_chars
+        self.history_turns = history_turns
+        self.min_coverage = DEFAULT_MIN_COVERAGE if min_coverage is None else min_coverage
+        self.mode = mode
+        self.mask = mask
+
+    # -- public -------------------------------------------------------------------------------
+    def answer(self, request: AnswerRequest) -> Answer:
+        final: Answer | None = None
+        for event in self.stream(request):
+            if event.type == "answer":
+                final = event.answer
+            elif event.type == "error":
+                raise RuntimeError(event.error)
+        assert final is not None
+        return final
+
+    def stream(self, request: AnswerRequest) -> Iterator[AnswerEvent]:
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        question = self._validated(request.question)
+        notices: list[str] = []
+
+        step = time.perf_counter()
+        standalone = condense(question, request.history, self.chat_model, max_turns=self.history_turns)
+        if request.history:
+            timings["condense"] = _ms(step)
+
+        step = time.perf_counter()
+        k = request.k or self.passages
+        try:
+            result = self.searcher.search(standalone, k=max(k, SOURCES_SHOWN), mode=self.mode, filters=request.filters)
+        except QueryError as exc:
+            raise AnswerError("invalid_query", str(exc)) from exc
+        timings["retrieve"] = _ms(step)
+        notices.extend(result.notices)
+        retrieved = result.passages
+        relevance = assess(standalone, retrieved[: max(k, SOURCES_SHOWN)], self._idf())
+        numbered = {n: p for n, p in enumerate(retrieved[:k], start=1)}
+        sources = [to_citation(n, p) for n, p in enumerate(retrieved[: max(k, SOURCES_SHOWN)], start=1)]
+        yield AnswerEvent(type="sources", sources=sources)
+
+        base = {
+            "sources": sources,
+            "standalone_question": standalone,
+            "notices": notices,
+        }
+        if not retrieved:
+            notices.append("検索対象の資料が見つかりませんでした / no documents matched")
+        if not relevance.answerable(self.min_coverage):
+            answer = self._abstain(base, timings, started, reason="low_relevance")
+            yield AnswerEvent(type="token", text=answer.answer)
+            yield AnswerEvent(type="answer", answer=answer)
+            return
+
+        if self.chat_model is None:
+            text, _ = compose(standalone, numbered)
+            timings["ttft"] = _ms(started)
+            yield AnswerEvent(type="token", text=text)
+            yield AnswerEvent(type="answer", answer=self._finish(text, numbered, base, timings, started, "extractive"))
+            return
+
+        step = time.perf_counter()
+        prompt_texts = {n: focus(p.text, relevance.question_tokens, self.passage_chars) for n, p in numbered.items()}
+        prompt_question = standalone
+        if self.mask is not None:
+            prompt_texts = {n: self.mask(t) for n, t in prompt_texts.items()}
+            prompt_question = self.mask(standalone)
+        messages = answer_messages(prompt_question, prompt_texts, numbered)
+        pieces: list[str] = []
+        try:
+            for chunk in self.chat_model.stream(messages):
+                delta = str(chunk.content)
+                if not delta:
+                    continue
+                if not pieces:
+                    timings["ttft"] = _ms(started)
+                pieces.append(delta)
+                yield AnswerEvent(type="token", text=delta)
+        except Exception as exc:  # noqa: BLE001 - the model failing must still give a grounded answer
+            notices.append(f"回答生成モデルでエラーが発生したため抽出型の回答に切り替えました / model error: {exc}")
+            text, _ = compose(standalone, numbered)
+            answer = self._finish(text, numbered, base, timings, started, "extractive", fallback="model_error")
+            yield AnswerEvent(type="answer", answer=answer)
+            return
+        timings["generate"] = _ms(step)
+        raw = "".join(pieces).strip()
+        yield AnswerEvent(type="answer", answer=self._check(raw, standalone, numbered, base, timings, started))
+
+    # -- steps --------------------------------------------------------------------------------
+    def _idf(self):  # type: ignore[no-untyped-def]
+        bm25 = getattr(getattr(self.searcher, "store", None), "bm25", None)
+        return bm25.idf if bm25 is not None else None
+
+    @staticmethod
+    def _validated(question: str) -> str:
+        text = (question or "").strip()
+        if not text:
+            raise AnswerError("empty_question", "質問を入力してください / the question is empty")
+        if len(text) > MAX_QUESTION_CHARS:
+            raise AnswerError(
+                "question_too_long",
+                f"質問は {MAX_QUESTION_CHARS} 文字以内で入力してください（{len(text)} 文字） / "
+                f"question longer than {MAX_QUESTION_CHARS} characters",
+            )
+        return text
+
+    def _check(
+        self, raw: str, question: str, numbered: dict[int, Passage], base: dict, timings: dict, started: float
+    ) -> Answer:
+        if not raw or _model_abstained(raw):
+            return self._abstain(base, timings, started, reason="model_abstained")
+        text, dropped = clean_markers(raw, set(numbered))
+        if dropped:
+            base["notices"].append(f"存在しない出典番号 {dropped} を削除しました / dropped markers {dropped}")
+        if not cited_numbers(text):
+            text = attach_missing_markers(text, numbered)
+        support = check_support(text, numbered)
+        if cited_numbers(text) and support.ratio >= MIN_SUPPORTED_SHARE:
+            return self._finish(text, numbered, base, timings, started, self.engine)
+        reason = "no_citations" if not cited_numbers(text) else "unsupported"
+        fallback_text, _ = compose(question, numbered)
+        return self._finish(fallback_text, numbered, base, timings, started, "extractive", fallback=reason)
+
+    def _finish(
+        self,
+        text: str,
+        numbered: dict[int, Passage],
+        base: dict,
+        timings: dict,
+        started: float,
+        engine: str,
+        fallback: str | None = None,
+    ) -> Answer:
+        if not text.strip():
+            return self._abstain(base, timings, started, reason="nothing_extractable")
+        used = [n for n in cited_numbers(text) if n in numbered]
+        citations: list[Citation] = [to_citation(n, numbered[n]) for n in used]
+        timings["total"] = _ms(started)
+        return Answer(
+            answer=text.strip(),
+            abstained=False,
+            citations=citations,
+            engine=engine,
+            fallback=fallback,
+            timings_ms=dict(timings),
+            **base,
+        )
+
+    def _abstain(self, base: dict, timings: dict, started: float, *, reason: str) -> Answer:
+        sources: list[Citation] = base["sources"]
+        text = ABSTENTION_MESSAGE
+        if sources:
+            closest = "\n".join(f"- {c.label}" for c in sources[:3])
+            text += f"\n\n関連する可能性のある資料:\n{closest}"
+        timings.setdefault("ttft", _ms(started))
+        timings["total"] = _ms(started)
+        notices = list(base["notices"]) + [f"abstained: {reason}"]
+        return Answer(
+            answer=text,
+            abstained=True,
+            citations=[],
+            engine=self.engine,
+            fallback=None,
+            timings_ms=dict(timings),
+            sources=sources,
+            standalone_question=base["standalone_question"],
+            notices=notices,
+        )

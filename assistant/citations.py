@@ -1,0 +1,134 @@
+"""`[n]` citation markers: parse them, drop the ones that point nowhere, check their support.
+
+Every engine's text goes through the same checks, so a model that invents a source number or
+cites a passage that does not say what it wrote is caught the same way (issue #5).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.schemas import Citation
+from assistant.text import bigram_recall, compact, split_sentences, truncate
+from retriever.search import Passage
+
+# [1] ［1］ 【1】 and lists such as [1, 2] / [1][2]; digits may be full-width before NFKC.
+MARKER = re.compile(r"[\[［【]\s*([0-9０-９]{1,2}(?:\s*[,，、]\s*[0-9０-９]{1,2})*)\s*[\]］】]")
+# A sentence counts as supported when this share of its character bigrams is in the passages it cites.
+SUPPORT_THRESHOLD = 0.5
+
+
+def _numbers(group: str) -> list[int]:
+    import unicodedata
+
+    return [int(unicodedata.normalize("NFKC", n)) for n in re.split(r"\s*[,，、]\s*", group.strip())]
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Marker numbers in order of first appearance."""
+    seen: list[int] = []
+    for match in MARKER.finditer(text):
+        for number in _numbers(match.group(1)):
+            if number not in seen:
+                seen.append(number)
+    return seen
+
+
+def clean_markers(text: str, valid: set[int]) -> tuple[str, list[int]]:
+    """Rewrite markers as `[n]`, keeping only numbers in `valid`; returns the text and dropped numbers."""
+    dropped: list[int] = []
+
+    def rewrite(match: re.Match[str]) -> str:
+        kept = []
+        for number in _numbers(match.group(1)):
+            if number in valid:
+                kept.append(number)
+            elif number not in dropped:
+                dropped.append(number)
+        return "".join(f"[{n}]" for n in dict.fromkeys(kept))
+
+    return MARKER.sub(rewrite, text), dropped
+
+
+def strip_markers(text: str) -> str:
+    return MARKER.sub("", text)
+
+
+@dataclass
+class SupportReport:
+    """How well an answer's sentences are backed by the passages they cite."""
+
+    sentences: int = 0
+    cited: int = 0
+    supported: int = 0
+    unsupported: list[str] = field(default_factory=list)
+
+    @property
+    def ratio(self) -> float:
+        return self.supported / self.sentences if self.sentences else 0.0
+
+
+def check_support(text: str, passages: dict[int, Passage], threshold: float = SUPPORT_THRESHOLD) -> SupportReport:
+    """Per sentence: does the passage it cites (or, uncited, any passage) contain its words?"""
+    report = SupportReport()
+    for sentence in split_sentences(text):
+        body = strip_markers(sentence)
+        if len(compact(body)) < 4:
+            continue  # headings, bullets, "以上です" and similar carry no claim
+        report.sentences += 1
+        numbers = [n for n in cited_numbers(sentence) if n in passages]
+        if numbers:
+            report.cited += 1
+        sources = [passages[n].text for n in numbers] or [p.text for p in passages.values()]
+        if numbers and bigram_recall(body, sources) >= threshold:
+            report.supported += 1
+        else:
+            report.unsupported.append(body)
+    return report
+
+
+def attach_missing_markers(text: str, passages: dict[int, Passage], threshold: float = SUPPORT_THRESHOLD) -> str:
+    """Add `[n]` to uncited sentences that one passage clearly supports (small models forget markers)."""
+    out: list[str] = []
+    for line in text.split("\n"):
+        pieces = re.split(r"(?<=[。！？])", line)
+        rebuilt = []
+        for piece in pieces:
+            if not piece.strip() or cited_numbers(piece) or len(compact(piece)) < 4:
+                rebuilt.append(piece)
+                continue
+            best, best_recall = None, 0.0
+            for number, passage in passages.items():
+                recall = bigram_recall(piece, [passage.text])
+                if recall > best_recall:
+                    best, best_recall = number, recall
+            if best is not None and best_recall >= threshold:
+                stripped = piece.rstrip()
+                end = stripped[-1] if stripped and stripped[-1] in "。！？" else ""
+                body = stripped[: len(stripped) - len(end)] if end else stripped
+                piece = f"{body}[{best}]{end}" + piece[len(stripped):]
+            rebuilt.append(piece)
+        out.append("".join(rebuilt))
+    return "\n".join(out)
+
+
+def citation_label(passage: Passage) -> str:
+    return passage.citation
+
+
+def to_citation(n: int, passage: Passage, excerpt_chars: int = 300) -> Citation:
+    return Citation(
+        n=n,
+        doc_id=passage.doc_id,
+        title=passage.title,
+        page=passage.page,
+        excerpt=truncate(passage.text, excerpt_chars),
+        score=round(float(passage.score), 6),
+        chunk_id=passage.chunk_id,
+        doc_type=passage.doc_type or None,
+        speaker=passage.speaker,
+        role=passage.role,
+        date=passage.date,
+        label=passage.citation,
+    )

@@ -1,0 +1,59 @@
+"""Small Japanese text utilities the assistant needs for checking and composing answers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+_SENTENCE_BREAK = re.compile(r"(?<=[。！？!?])|\n+")
+_SPACE = re.compile(r"\s+")
+_PUNCT = re.compile(r"[\s、。，．,.!！?？・「」『』（）()\[\]［］【】〔〕“”\"'：:；;…‥ー―-]+")
+
+
+def nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences end at 。！？ or a line break (PDF lists and minutes keep meaning per line)."""
+    parts = (_SPACE.sub(" ", piece).strip() for piece in _SENTENCE_BREAK.split(text))
+    return [part for part in parts if part]
+
+
+def compact(text: str) -> str:
+    """NFKC, no whitespace or punctuation: the form lexical comparisons use."""
+    return _PUNCT.sub("", nfkc(text))
+
+
+def char_bigrams(text: str) -> set[str]:
+    value = compact(text)
+    if len(value) < 2:
+        return {value} if value else set()
+    return {value[i : i + 2] for i in range(len(value) - 1)}
+
+
+def bigram_recall(sentence: str, sources: Iterable[str]) -> float:
+    """Share of the sentence's character bigrams found in the sources (0 when it has none).
+
+    Character bigrams need no tokenizer and survive the small rewordings a model makes when it
+    paraphrases a passage, which is why support checks use them.
+    """
+    grams = char_bigrams(sentence)
+    if not grams:
+        return 0.0
+    pool: set[str] = set()
+    for source in sources:
+        pool |= char_bigrams(source)
+    return len(grams & pool) / len(grams)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut at a sentence end when one is near the limit, else at the limit with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    cut = max(head.rfind("。"), head.rfind("！"), head.rfind("？"), head.rfind("\n"))
+    if cut >= limit * 0.6:
+        return head[: cut + 1].rstrip()
+    return head.rstrip() + "…"

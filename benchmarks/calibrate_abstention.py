@@ -1,0 +1,86 @@
+"""Calibrate the abstention threshold (assistant.relevance) on questions with and without their sources.
+
+For every answerable question of a dataset, retrieval runs twice over the same isolated index:
+as is (the assistant should answer) and with the question's gold documents taken out of the results
+(as if they had never been ingested: the assistant should abstain). The relevance signal is the
+lexical coverage of the question's content words by the best retrieved passage. The script prints
+accuracy per threshold for each dataset and a cross-dataset check (threshold chosen on one set,
+measured on the other), so the default is not tuned to one set alone. Usage:
+
+    .venv/bin/python benchmarks/calibrate_abstention.py ../shared/datasets/jsquad-valid ../shared/datasets/kiryu-r4 [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from assistant.relevance import assess  # noqa: E402
+from evals.datasets import load_dataset  # noqa: E402
+from evals.retrieval import open_index  # noqa: E402
+from retriever.embeddings import embeddings_from_settings  # noqa: E402
+from retriever.search import FusionConfig, HybridSearcher  # noqa: E402
+from yakuba.settings import Settings  # noqa: E402
+
+THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
+
+
+def signals(dataset_dir: Path, settings: Settings, k: int, depth: int, limit: int | None) -> list[tuple[float, float]]:
+    """(coverage with gold documents, coverage without them) per answerable question."""
+    dataset = load_dataset(dataset_dir)
+    store, _ = open_index(settings, dataset)
+    searcher = HybridSearcher(store, embeddings_from_settings(settings), FusionConfig.from_settings(settings))
+    pairs = []
+    questions = dataset.answerable_questions()[: limit or None]
+    for question in questions:
+        passages = searcher.search(question.question, k=depth).passages
+        gold = set(question.gold_doc_ids)
+        with_gold = assess(question.question, passages[:k], store.bm25.idf).coverage
+        without = [p for p in passages if p.doc_id not in gold][:k]
+        pairs.append((with_gold, assess(question.question, without, store.bm25.idf).coverage))
+    return pairs
+
+
+def accuracy(pairs: list[tuple[float, float]], threshold: float) -> tuple[float, float, float]:
+    answered = sum(1 for a, _ in pairs if a >= threshold) / len(pairs)
+    abstained = sum(1 for _, b in pairs if b < threshold) / len(pairs)
+    return answered, abstained, (answered + abstained) / 2
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("datasets", nargs="+", type=Path)
+    parser.add_argument("--k", type=int, default=5, help="passages the assistant looks at")
+    parser.add_argument("--depth", type=int, default=60, help="retrieval depth before removing gold documents")
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    settings = Settings()
+    results = {path.name: signals(path, settings, args.k, args.depth, args.limit) for path in args.datasets}
+    best: dict[str, float] = {}
+    for name, pairs in results.items():
+        print(f"\n{name}: {len(pairs)} questions (answer rate / abstain rate / balanced accuracy)")
+        rows = [(t, *accuracy(pairs, t)) for t in THRESHOLDS]
+        for t, answered, abstained, balanced in rows:
+            print(f"  t={t:.2f}  answer {answered:.3f}  abstain {abstained:.3f}  balanced {balanced:.3f}")
+        best[name] = max(rows, key=lambda r: r[3])[0]
+        print(f"  best threshold on {name}: {best[name]:.2f}")
+    if len(results) > 1:
+        print("\ncross-check (threshold chosen on one set, measured on the others):")
+        for chosen_on, threshold in best.items():
+            for name, pairs in results.items():
+                if name != chosen_on:
+                    print(f"  t={threshold:.2f} from {chosen_on} → {name}: balanced {accuracy(pairs, threshold)[2]:.3f}")
+        pooled = [pair for pairs in results.values() for pair in pairs]
+        by_mean = max(THRESHOLDS, key=lambda t: sum(accuracy(p, t)[2] for p in results.values()))
+        print(f"\nthreshold maximising the mean balanced accuracy over sets: {by_mean:.2f}; pooled balanced "
+              f"accuracy {accuracy(pooled, by_mean)[2]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
