@@ -29,10 +29,18 @@ class Relevance(BaseModel):
         return self.best_index is not None and self.coverage >= threshold
 
 
+# Interrogatives name what is asked for, so a passage that answers never contains them (何曜 → 月曜).
+_INTERROGATIVES = frozenset({"いつ", "どこ", "誰", "だれ", "いくら", "幾ら", "いくつ", "幾つ", "どれ", "どちら", "どう", "なぜ", "何故"})
+
+
+def _is_interrogative(token: str) -> bool:
+    return token in _INTERROGATIVES or token.startswith("何") or token.startswith("幾")
+
+
 def question_tokens(question: str) -> list[str]:
     """Content tokens of the question without its boilerplate (「について議会でどのような…」)."""
     normalized = query_normalize(question) or question
-    return list(dict.fromkeys(tokenize(normalized)))
+    return [t for t in dict.fromkeys(tokenize(normalized)) if not _is_interrogative(t)]
 
 
 def coverage(tokens: Sequence[str], passage_text: str, weights: dict[str, float] | None = None) -> float:

@@ -110,12 +110,12 @@ class Assistant:
     def draft_minutes(self, request: MinutesRequest) -> MinutesDraft:
         from assistant.drafts.minutes import draft_minutes
 
-        return draft_minutes(request, self.chat_model)
+        return draft_minutes(request, self.chat_model, mask=self._mask())
 
     def draft_pr_article(self, request: PRArticleRequest) -> PRArticleDraft:
         from assistant.drafts.pr_article import draft_pr_article
 
-        return draft_pr_article(request, self.chat_model, self.search_passages)
+        return draft_pr_article(request, self.chat_model, self.search_passages, mask=self._mask())
 
     # -- one per tenant per process ---------------------------------------------------------------
     _instances: dict[tuple[str, str, str], Assistant] = {}
