@@ -13,10 +13,10 @@ export ANONYMIZED_TELEMETRY ?= False
 # llama-cpp-python ships as source only: build a portable wheel once (pip's wheel cache reuses it).
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install run ingest test lint bench clean help
+.PHONY: install browser run ingest test lint bench clean help
 
 help:
-	@echo "make run   - install, ingest corpora/, show the documents (API + UI once they exist)"
+	@echo "make run   - install, ingest corpora/, start the API and the staff UI (prints both URLs; Ctrl-C stops)"
 	@echo "make test  - install test dependencies and run the whole suite (ruff + pytest)"
 
 $(BIN)/python:
@@ -30,18 +30,31 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The UI's browser test drives Debian's chromium (Playwright's Python package, no browser download);
+# a Japanese font keeps its screenshots readable. Installed only when missing; without root or apt the
+# browser test is skipped with its reason.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ] && fc-list :lang=ja 2>/dev/null | grep -q .; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "chromium がありません（ブラウザテストはスキップされます） / no apt-get: browser test will be skipped"; exit 0; fi; \
+	SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	echo "Installing Debian chromium + a Japanese font for the browser test..."; \
+	( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends chromium fonts-ipafont-gothic >/dev/null ) \
+	  || echo "chromium を導入できませんでした（ブラウザテストはスキップされます） / could not install chromium"
+
 ingest: install
 	$(BIN)/yakuba ingest $(CORPORA)
 
 run: install
 	$(BIN)/yakuba ingest $(CORPORA) || echo "一部のファイルを登録できませんでした（上の一覧を参照） / some files failed, see above"
-	$(BIN)/yakuba docs list
-	$(BIN)/yakuba info
+	$(BIN)/yakuba up
 
 lint: install
 	$(BIN)/ruff check .
 
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
