@@ -18,6 +18,7 @@ from rich.table import Table
 
 from evals.cli import eval_answers, eval_compare
 from yakuba import __version__
+from yakuba.cli_api import register as register_api_commands
 from yakuba.cli_transcribe import transcribe_command
 from yakuba.cli_ui import ui_command, up_command
 from yakuba.settings import Settings, get_settings, validate_tenant
@@ -35,6 +36,7 @@ docs_app = typer.Typer(help="登録文書の一覧・削除 / list and delete in
 app.add_typer(docs_app, name="docs")
 app.add_typer(eval_app, name="eval")
 app.add_typer(models_app, name="models")
+register_api_commands(app)  # serve, keys, audit
 app.command("transcribe")(transcribe_command)
 app.command("ui")(ui_command)
 app.command("up")(up_command)

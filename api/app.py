@@ -1,0 +1,60 @@
+"""The FastAPI application: `create_app(settings)` wires keys, audit, metrics, errors and routes.
+
+Creating the app loads no model: each tenant's Assistant is opened on its first request and loads
+its models on first use, so `yakuba serve` starts in about a second and tests stay fast.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.audit import AuditLog
+from api.errors import install_error_handlers
+from api.keys import KeyStore
+from api.metrics import Metrics
+from api.middleware import BodyLimitMiddleware, ObserveMiddleware
+from api.routes import chat, documents, drafts, evals, openai_compat, search, system, transcribe
+from api.uploads import TenantLocks
+from yakuba import __version__
+from yakuba.settings import Settings, get_settings
+
+DESCRIPTION = """\
+Yakuba（役場）: 自治体の文書に基づいて回答する RAG アシスタントの API です。
+Every route except `/healthz` needs `Authorization: Bearer <key>` (`yakuba keys create`).
+Errors always have the shape `{"error": {"code", "message", "detail"}}`; see docs/api.md.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.ensure_home()
+    app = FastAPI(
+        title="Yakuba API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_tags=[
+            {"name": "chat", "description": "資料に基づく回答 / grounded answers"},
+            {"name": "openai", "description": "OpenAI 互換 / OpenAI-compatible"},
+            {"name": "search", "description": "検索 / retrieval"},
+            {"name": "drafts", "description": "議事録・広報記事の下書き / drafting"},
+            {"name": "transcribe", "description": "文字起こし / transcription"},
+            {"name": "documents", "description": "文書の登録・一覧・削除 / documents"},
+            {"name": "evals", "description": "評価レポート / evaluation reports"},
+            {"name": "system", "description": "死活監視・メトリクス / health, metrics"},
+        ],
+    )
+    app.state.settings = settings
+    app.state.keys = KeyStore(settings.keys_path)
+    app.state.audit = AuditLog(settings.audit_path, mask_questions=settings.pii_mask_logs)
+    app.state.metrics = Metrics()
+    app.state.write_locks = TenantLocks()
+
+    install_error_handlers(app)
+    for module in (chat, openai_compat, search, drafts, transcribe, documents, evals, system):
+        app.include_router(module.router)
+
+    # Outermost first: observe everything (413s included), then enforce the body limit.
+    limit = int(settings.max_upload_mb * 1024 * 1024)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=limit, limit_mb=settings.max_upload_mb)
+    app.add_middleware(ObserveMiddleware, metrics=app.state.metrics, audit=app.state.audit)
+    return app

@@ -1,0 +1,168 @@
+"""One error shape for every failure: `{"error": {"code", "message", "detail"}}`.
+
+`message` is Japanese first (staff read it in the UI), `code` is what programs branch on. The shape
+also satisfies OpenAI clients, which read `error.message`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("yakuba.api")
+
+# Messages for errors raised by the framework itself (unknown route, wrong method, …).
+_STATUS_DEFAULTS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "リクエストが正しくありません / bad request"),
+    401: ("unauthorized", "API キーが必要です / API key required"),
+    403: ("forbidden", "この操作は許可されていません / forbidden"),
+    404: ("not_found", "見つかりません / not found"),
+    405: ("method_not_allowed", "この操作（HTTP メソッド）には対応していません / method not allowed"),
+    406: ("not_acceptable", "応答形式に対応していません / not acceptable"),
+    413: (
+        "payload_too_large",
+        "送信データが大きすぎます / request body too large",
+    ),
+    415: ("unsupported_media_type", "この形式のデータには対応していません / unsupported media type"),
+    422: ("validation_error", "リクエストの形式が正しくありません / invalid request"),
+    429: ("too_many_requests", "リクエストが多すぎます。しばらく待ってから再実行してください / too many requests"),
+    500: ("internal_error", "サーバー内部でエラーが発生しました。管理者に連絡してください / internal server error"),
+    503: ("unavailable", "一時的に利用できません。しばらく待ってから再実行してください / service unavailable"),
+}
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Machine-readable error code (e.g. `unauthorized`, `validation_error`).")
+    message: str = Field(description="What happened, in Japanese (with English after ` / `).")
+    detail: Any = Field(None, description="Extra data: validation errors, the role, the limit, …")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ApiError(StarletteHTTPException):
+    """An error with a machine code and a Japanese message; raise it from routes and dependencies."""
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        *,
+        detail: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=message, headers=headers)
+        self.code = code
+        self.message = message
+        self.extra = detail
+
+
+def error_response(
+    status_code: int, code: str, message: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    body = ErrorResponse(error=ErrorBody(code=code, message=message, detail=jsonable_encoder(detail)))
+    return JSONResponse(body.model_dump(), status_code=status_code, headers=headers)
+
+
+def too_large(limit_mb: float) -> ApiError:
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"送信データが大きすぎます（上限 {limit_mb:g} MB） / request body exceeds {limit_mb:g} MB",
+        detail={"max_upload_mb": limit_mb},
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = getattr(exc, "headers", None)
+    if isinstance(exc, ApiError):
+        return error_response(exc.status_code, exc.code, exc.message, exc.extra, headers)
+    code, message = _STATUS_DEFAULTS.get(exc.status_code, ("http_error", "リクエストを処理できません / request failed"))
+    if exc.status_code == 413:
+        limit = getattr(request.app.state, "settings", None)
+        if limit is not None:
+            too = too_large(limit.max_upload_mb)
+            return error_response(413, too.code, too.message, too.extra, headers)
+    return error_response(exc.status_code, code, message, exc.detail, headers)
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors without the echoed input (it may be a large upload or personal data)."""
+    details = []
+    for error in exc.errors():
+        item = {k: v for k, v in error.items() if k in {"type", "loc", "msg"}}
+        ctx = error.get("ctx")
+        if ctx:
+            item["ctx"] = {k: str(v) for k, v in ctx.items()}
+        details.append(item)
+    return details
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = _validation_detail(exc)
+    fields = "、".join(
+        ".".join(str(p) for p in d.get("loc", ()) if p not in ("body", "query", "path")) or "body" for d in details
+    )
+    message = f"リクエストの形式が正しくありません（{fields}） / invalid request ({fields})"
+    return error_response(422, "validation_error", message, details)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    code, message = _STATUS_DEFAULTS[500]
+    return error_response(500, code, message)
+
+
+def _known_domain_errors() -> list[tuple[type[Exception], int, str]]:
+    """Errors of the layers below that a user or operator can act on, with their HTTP status."""
+    from retriever.embeddings import EmbeddingModelError
+    from retriever.search import QueryError
+    from retriever.store import StoreError
+
+    found: list[tuple[type[Exception], int, str]] = [
+        (QueryError, 400, "invalid_query"),
+        (StoreError, 503, "store_unavailable"),
+        (EmbeddingModelError, 503, "embedding_model_unavailable"),
+    ]
+    from assistant.answer import AnswerError
+    from assistant.llm import LLMError
+
+    found.insert(0, (AnswerError, 400, "invalid_question"))
+    found.append((LLMError, 503, "llm_unavailable"))
+    return found
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    for error_type, status, default_code in _known_domain_errors():
+        app.add_exception_handler(error_type, _domain_handler(status, default_code))
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def _domain_handler(status: int, default_code: str):  # type: ignore[no-untyped-def]
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        if status >= 500:
+            log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        return error_response(status, getattr(exc, "code", None) or default_code, str(exc))
+
+    return handle
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "API キーがない・無効 / missing or invalid key"},
+    403: {"model": ErrorResponse, "description": "ロールに権限がない / role not allowed"},
+    422: {"model": ErrorResponse, "description": "リクエストの形式が正しくない / validation error"},
+    500: {"model": ErrorResponse, "description": "サーバー内部エラー / internal error"},
+}

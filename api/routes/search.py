@@ -1,0 +1,37 @@
+"""POST /v1/search: the retriever's passages with citation data and scores, no answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.audit import AuditNote
+from api.auth import Permission, require
+from api.deps import audit_note, get_assistant
+from api.errors import ERROR_RESPONSES
+from api.keys import ApiKey
+from api.schemas import SearchPassage, SearchRequest, SearchResponse
+from assistant.service import Assistant
+
+router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
+
+
+@router.post("/v1/search", response_model=SearchResponse, summary="登録文書の検索 / search passages")
+def search(
+    body: SearchRequest,
+    key: Annotated[ApiKey, Depends(require(Permission.SEARCH))],
+    assistant: Annotated[Assistant, Depends(get_assistant)],
+    note: Annotated[AuditNote, Depends(audit_note)],
+) -> SearchResponse:
+    note.question = body.query
+    result = assistant.search(body.query, k=body.k, mode=body.mode, filters=body.filters)
+    note.cite(list(dict.fromkeys(p.doc_id for p in result.passages)))
+    return SearchResponse(
+        query=result.query,
+        normalized_query=result.normalized_query,
+        mode=result.mode,
+        passages=[SearchPassage(**p.model_dump(), label=p.citation) for p in result.passages],
+        notices=result.notices,
+        timings_ms=result.timings_ms,
+    )

@@ -1,0 +1,37 @@
+"""POST /v1/transcribe: an audio upload → a transcript draft (Whisper base; staff correct it)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+
+from api.auth import Permission, require
+from api.deps import get_settings
+from api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
+from api.keys import ApiKey
+from assistant.transcribe import INPUT_ERROR_CODES, Transcript, TranscriptionError, transcribe
+from yakuba.settings import Settings
+
+router = APIRouter(tags=["transcribe"], responses=ERROR_RESPONSES)
+
+
+@router.post(
+    "/v1/transcribe",
+    response_model=Transcript,
+    summary="音声の文字起こし（下書き） / transcribe audio",
+    responses={400: {"model": ErrorResponse, "description": "音声を読めない / unusable audio"},
+               503: {"model": ErrorResponse, "description": "音声認識モデルを使えない / model unavailable"}},
+)
+def transcribe_audio(
+    file: Annotated[UploadFile, File(description="wav / mp3 / m4a など / audio file")],
+    key: Annotated[ApiKey, Depends(require(Permission.TRANSCRIBE))],
+    settings: Annotated[Settings, Depends(get_settings)],
+    language: Annotated[str, Form(description="言語コード（既定 ja） / language code")] = "ja",
+) -> Transcript:
+    data = file.file.read()
+    try:
+        return transcribe(data, settings, filename=file.filename, language=language or None)
+    except TranscriptionError as exc:
+        status = 400 if exc.code in INPUT_ERROR_CODES else 503
+        raise ApiError(status, exc.code, f"{exc.message_ja} / {exc.message_en}") from exc
