@@ -122,3 +122,25 @@ def test_local_engine_answers_through_the_api(local_api) -> None:  # type: ignor
     unknown = client.post("/v1/chat", headers=headers,
                           json={"question": "火星探査機の打ち上げ予定日と搭載カメラの画素数を教えてください。"}).json()
     assert unknown["abstained"] and unknown["answer"].startswith(ABSTENTION_MESSAGE)
+
+
+class _BrokenSearcher:
+    def search(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk on fire at /srv/yakuba/chroma")
+
+
+def test_unexpected_errors_are_generic_500s_with_a_logged_traceback(corpus_api, caplog) -> None:
+    app = create_app(corpus_api.settings)
+    app.dependency_overrides[get_assistant] = lambda: Assistant(
+        corpus_api.settings, TENANT, searcher=_BrokenSearcher(), chat_model=None, engine="extractive"  # type: ignore[arg-type]
+    )
+    client = TestClient(app, raise_server_exceptions=False)
+    with caplog.at_level("ERROR", logger="yakuba.api"):
+        for body in ({"question": QUESTION}, {"question": QUESTION, "stream": True}):
+            response = client.post("/v1/chat", headers=corpus_api.headers(), json=body)
+            assert response.status_code == 500
+            assert response.json()["error"]["code"] == "internal_error"
+            assert "管理者" in response.json()["error"]["message"]
+            assert "disk on fire" not in response.text  # no internals leak to the client
+    assert "disk on fire" in caplog.text and "Traceback" in caplog.text
+    assert app.state.audit.rows()[-1].status == 500
