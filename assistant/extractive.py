@@ -6,6 +6,7 @@ a model's answer fails the citation checks (issue #5).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from assistant.relevance import question_tokens
@@ -24,10 +25,21 @@ class Selection:
     score: float
 
 
+_LEADING_MARKS = re.compile(r"^(?:[\s\-–—・*＊•▪■□●◆◇>＞]|\d{1,2}[.)．）]\s|[（(]\d{1,2}[）)])+")
+_INLINE_MARKUP = re.compile(r"\*\*|__|`")
+
+
 def _is_label(sentence: str) -> bool:
-    """Speaker lines such as 「○市長（荒木恵司君）」 and headings carry no answer."""
+    """Speaker lines such as 「○市長（荒木恵司君）」, Markdown headings and short fragments carry no answer."""
     text = sentence.strip()
+    if text.startswith("#"):
+        return True
     return text[:1] in "○◆◎◯〇●" and len(text) < 30 or len(compact(text)) < MIN_SENTENCE_CHARS
+
+
+def clean_sentence(sentence: str) -> str:
+    """Bullets and Markdown emphasis come from the documents' layout, not from what they say."""
+    return _INLINE_MARKUP.sub("", _LEADING_MARKS.sub("", sentence.strip())).strip()
 
 
 def score_sentence(tokens: list[str], question: str, sentence: str) -> float:
@@ -44,8 +56,11 @@ def select_sentences(
     candidates: list[Selection] = []
     for rank, (n, passage) in enumerate(sorted(passages.items())):
         prior = 1.0 - 0.05 * rank  # retrieval order breaks ties between equally worded sentences
-        for sentence in split_sentences(passage.text):
-            if _is_label(sentence):
+        for raw in split_sentences(passage.text):
+            if _is_label(raw):
+                continue
+            sentence = clean_sentence(raw)
+            if len(compact(sentence)) < MIN_SENTENCE_CHARS:
                 continue
             score = score_sentence(tokens, question, sentence) * prior
             if score > 0:
@@ -56,7 +71,7 @@ def select_sentences(
     for candidate in candidates:
         if len(chosen) >= max_sentences:
             break
-        if chosen and candidate.score < 0.6 * chosen[0].score:
+        if chosen and candidate.score < 0.75 * chosen[0].score:
             break
         if any(bigram_recall(candidate.sentence, [c.sentence]) > 0.7 for c in chosen):
             continue  # overlapping chunks repeat sentences
