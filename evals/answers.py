@@ -396,6 +396,8 @@ def run_answers_eval(
         raise ValueError("--limit は 1 以上で指定してください / limit must be >= 1")
     dataset = load_dataset(dataset_dir)
     questions = dataset.questions[:limit] if limit is not None else list(dataset.questions)
+    if not questions:
+        raise ValueError("評価できる質問がありません / the dataset has no questions")
     plan = plan_unanswerable(questions, unanswerable_share, seed)
     engine_name: str = engine or settings.chat_engine
     chat_model, judge = _models(settings, engine_name, judge_engine)

@@ -155,6 +155,7 @@ def eval_compare(
                          no_wrap=True)
     for row in rows(comparison):
         table.add_row(*row)
-    console.print(table)
+    # The table needs ~90 columns; a narrower console (pipes default to 80) would cut the numbers.
+    (console if console.width >= 96 else Console(width=96)).print(table)
     if written:
         console.print(f"保存しました / written: {written['md']}, {written['json']}")
