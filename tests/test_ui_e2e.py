@@ -126,6 +126,37 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 process.wait()
 
 
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=2.0)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def test_sigterm_stops_api_and_ui(tmp_path: Path) -> None:
+    """A service manager stops `up` with SIGTERM: both servers must go with it."""
+    home = tmp_path / "home"
+    env = _env(home)
+    api_port, ui_port = _free_port(), _free_port()
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "yakuba.cli", "up", "--api-port", str(api_port), "--ui-port", str(ui_port)],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        _wait_for(f"http://127.0.0.1:{ui_port}/_stcore/health", process, log)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not _answers(f"http://127.0.0.1:{api_port}/healthz")
+    assert not _answers(f"http://127.0.0.1:{ui_port}/_stcore/health")
+    assert "停止しました" in log.read_text(errors="replace")
+
+
 @pytest.fixture(scope="module")
 def browser(stack: Stack) -> Iterator[object]:
     with sync_api.sync_playwright() as playwright:
@@ -213,8 +244,17 @@ def test_minutes_draft_is_editable_and_downloadable(page, stack: Stack) -> None:
     sync_api.expect(draft).to_have_value(re.compile("第3回 地域交通会議"))
     sync_api.expect(draft).to_have_value(re.compile("決定事項"))
     draft.fill(draft.input_value() + "\n\n（確認済み）")  # edited in place
-    sync_api.expect(page.get_by_role("button", name="Word (.docx) をダウンロード")).to_be_enabled()
+    draft.press("Control+Enter")
     _shot(page, "minutes")
+    with page.expect_download() as markdown:
+        page.get_by_role("button", name="Markdown (.md) をダウンロード").click()
+    assert "（確認済み）" in Path(markdown.value.path()).read_text(encoding="utf-8")
+    word_button = page.get_by_role("button", name="Word (.docx) をダウンロード")
+    sync_api.expect(word_button).to_be_enabled()
+    with page.expect_download() as word:
+        word_button.click()
+    assert word.value.suggested_filename.endswith(".docx")
+    assert Path(word.value.path()).read_bytes()[:2] == b"PK"  # a real Word file (zip)
 
 
 def test_every_screen_opens_without_errors(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]

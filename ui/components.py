@@ -86,14 +86,18 @@ def _docx_bytes(markdown: str, title: str | None) -> tuple[bytes | None, ApiErro
 
 def draft_editor(*, key: str, file_stem: str, title: str | None, height: int = 480) -> str:
     """The draft in an editable box (changes stay in the session) with .md and .docx downloads."""
-    text: str = st.text_area(
-        "下書き（このまま編集できます）",
-        key=key,
-        height=height,
-        help="内容を確認・修正してからダウンロードしてください。AIの下書きは必ず人が確認してください。",
-    )
-    left, right, _ = st.columns([1, 1, 2])
-    with left:
+    edit, preview = st.tabs(["編集", "プレビュー"])
+    with edit:
+        text: str = st.text_area(
+            "下書き（このまま編集できます）",
+            key=key,
+            height=height,
+            help="内容を確認・修正してからダウンロードしてください。AIの下書きは必ず人が確認してください。",
+        )
+    with preview, st.container(border=True):
+        st.markdown(text.replace("$", "\\$"))
+    data, error = _docx_bytes(text, title) if text.strip() else (None, None)
+    with st.container(horizontal=True):
         st.download_button(
             "Markdown (.md) をダウンロード",
             data=text.encode("utf-8"),
@@ -102,8 +106,6 @@ def draft_editor(*, key: str, file_stem: str, title: str | None, height: int = 4
             key=f"{key}-md",
             icon=":material/download:",
         )
-    with right:
-        data, error = _docx_bytes(text, title) if text.strip() else (None, None)
         st.download_button(
             "Word (.docx) をダウンロード",
             data=data or b"",

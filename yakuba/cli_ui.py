@@ -72,6 +72,8 @@ def streamlit_command(settings: Settings, *, host: str, port: int) -> list[str]:
         "minimal",
         "--theme.base",
         "light",
+        "--logger.level",
+        "warning",
     ]
 
 
@@ -148,6 +150,19 @@ def stop(processes: list[subprocess.Popen[bytes]], timeout_s: float = 10.0) -> N
             process.wait()
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and a service manager's SIGTERM both stop the two servers (never leave them orphaned).
+
+    SIGINT is set explicitly because a shell starting `up` in the background makes it ignored.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_interrupt)
+
+
 def ui_command(
     host: HostOption = None,
     port: Annotated[int | None, typer.Option("--port", help="画面のポート / UI port (default: settings.ui_port)")] = None,
@@ -195,11 +210,14 @@ def up_command(
     ui_url = f"http://{_url_host(host)}:{ui_port}"
 
     processes: list[subprocess.Popen[bytes]] = []
+    _stop_on_signals()
     try:
         console.print("API を起動しています…（初回はモデルの読み込みに時間がかかります）")
         api = subprocess.Popen(
-            [sys.executable, "-m", "yakuba.cli", "serve", "--host", host, "--port", str(api_port)]
-        )
+            # Access logs would bury the URLs below: requests are counted in /metrics and the audit log.
+            [sys.executable, "-m", "yakuba.cli", "serve", "--host", host, "--port", str(api_port),
+             "--log-level", "warning"]
+        )  # fmt: skip
         processes.append(api)
         if not wait_until_up(f"{api_url}/healthz", api, STARTUP_TIMEOUT_S):
             stop(processes)
@@ -222,6 +240,8 @@ def up_command(
         stop(processes)
         raise typer.Exit(ended.returncode or 1)
     except KeyboardInterrupt:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not orphan the servers
+            signal.signal(signum, signal.SIG_IGN)
         console.print("\n停止しています… / stopping…")
         stop(processes)
         console.print("停止しました / stopped")

@@ -109,18 +109,17 @@ def _overview(report: dict[str, Any]) -> None:
     config = report.get("config") or {}
     facts = {
         "データセット": report.get("dataset"),
-        "作成日時": (report.get("created_at") or "").replace("T", " ")[:19],
+        "作成日時": (report.get("created_at") or "").replace("T", " ")[:16],
         "回答エンジン": config.get("engine"),
         "検索方式": config.get("mode"),
-        "質問数": report.get("n_questions"),
-        "回答不能な質問": report.get("n_unanswerable"),
-        "エラー": report.get("n_errors"),
     }
-    shown = {k: v for k, v in facts.items() if v not in (None, "")}
+    st.markdown(" ｜ ".join(f"**{k}**: {v}" for k, v in facts.items() if v not in (None, "")))
+    counts = {"質問数": report.get("n_questions"), "回答不能な質問": report.get("n_unanswerable"),
+              "エラー": report.get("n_errors")}  # fmt: skip
+    shown = {k: v for k, v in counts.items() if v is not None}
     if shown:
-        columns = st.columns(min(4, len(shown)))
-        for index, (label, value) in enumerate(shown.items()):
-            columns[index % len(columns)].metric(label, str(value))
+        for column, (label, value) in zip(st.columns(len(shown) + 1), shown.items(), strict=False):
+            column.metric(label, value)
     for warning in report.get("warnings") or []:
         st.warning(str(warning))
 

@@ -60,7 +60,7 @@ def _fields() -> dict[str, Any]:
 
 
 def _checks(result: dict[str, Any]) -> None:
-    """Numbers/dates found in no source, and the sources the article cites."""
+    """Numbers and dates found in no source: to check before anything is published."""
     flags = result.get("flags") or []
     if flags:
         items = "\n".join(f"- {escape_md(_flag_text(f))}" for f in flags)
@@ -70,8 +70,11 @@ def _checks(result: dict[str, Any]) -> None:
         )
     for warning in result.get("warnings") or []:
         st.caption(f":material/info: {warning}")
+
+
+def _citations(result: dict[str, Any]) -> None:
     citations = [Citation.model_validate(c) for c in result.get("citations") or []]
-    source_cards(citations, key="pr", heading="資料からの出典")
+    source_cards(citations, key="pr", heading="資料からの出典（本文の [n] に対応）")
 
 
 def _flag_text(flag: Any) -> str:
@@ -118,6 +121,7 @@ def render() -> None:
     _checks(result)
     title = st.session_state.get(DRAFT_TITLE) or "広報記事"
     draft_editor(key=DRAFT, file_stem=title, title=title)
+    _citations(result)
 
 
 if __name__ == "__main__":  # run as a page by ui/app.py
