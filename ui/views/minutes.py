@@ -25,20 +25,20 @@ def _load_text_file() -> None:
         st.session_state[TRANSCRIBED] = None
 
 
-def _transcribe() -> None:
-    uploaded = st.session_state.get("minutes_audio_file")
-    if uploaded is None:
-        return
-    try:
-        result = client().transcribe(uploaded.name, uploaded.getvalue())
-    except ApiError as exc:
-        st.session_state[TRANSCRIBED] = {"error": exc.message}
-        return
-    st.session_state[TRANSCRIPT] = result.get("text", "")
-    st.session_state[TRANSCRIBED] = {
-        "duration_s": result.get("duration_s"),
-        "seconds": (result.get("timings_ms") or {}).get("total", 0) / 1000,
-    }
+def _transcribe(uploaded) -> None:  # type: ignore[no-untyped-def]
+    """Runs in the page (not a callback) so the spinner shows while Whisper works."""
+    with st.spinner("文字起こししています…（録音時間のおよそ 1/6 の時間がかかります）"):
+        try:
+            result = client().transcribe(uploaded.name, uploaded.getvalue())
+        except ApiError as exc:
+            st.session_state[TRANSCRIBED] = {"error": exc.message}
+            return
+    st.session_state[TRANSCRIPT] = result.get("text", "")  # the text box below is not drawn yet
+    st.session_state[TRANSCRIBED] = {"duration_s": result.get("duration_s") or 0.0}
+
+
+def _duration(seconds: float) -> str:
+    return f"約 {seconds:.0f} 秒" if seconds < 90 else f"約 {seconds / 60:.0f} 分"
 
 
 def _input_section() -> None:
@@ -56,25 +56,25 @@ def _input_section() -> None:
             on_change=_load_text_file,
         )
     elif source == "音声ファイルから文字起こし":
-        st.file_uploader(
+        audio = st.file_uploader(
             "会議の録音（wav / mp3 / m4a など）",
             type=["wav", "mp3", "m4a", "ogg", "webm", "flac"],
             key="minutes_audio_file",
         )
-        st.button(
+        if st.button(
             "文字起こしする",
-            on_click=_transcribe,
-            disabled=st.session_state.get("minutes_audio_file") is None,
+            disabled=audio is None,
             icon=":material/mic:",
             help="録音時間のおよそ 1/6 の時間がかかります（10分の録音で約2分）。",
-        )
+        ):
+            _transcribe(audio)
     transcribed = st.session_state.get(TRANSCRIBED)
     if transcribed and transcribed.get("error"):
         show_error(transcribed["error"], context="文字起こしできませんでした")
     elif transcribed:
-        minutes = (transcribed.get("duration_s") or 0) / 60
         st.warning(
-            f"音声（約 {minutes:.1f} 分）を文字起こししました。自動の文字起こしには誤りが含まれます。"
+            f"音声（{_duration(transcribed.get('duration_s') or 0.0)}）を文字起こししました。"
+            "自動の文字起こしには誤りが含まれます。"
             "下の欄で固有名詞や数字を確認・修正してから議事録を作成してください。",
             icon=":material/edit:",
         )
