@@ -19,6 +19,7 @@ from rich.table import Table
 from evals.cli import eval_answers, eval_compare
 from yakuba import __version__
 from yakuba.cli_api import register as register_api_commands
+from yakuba.cli_ask import ask_command
 from yakuba.cli_transcribe import transcribe_command
 from yakuba.cli_ui import ui_command, up_command
 from yakuba.settings import Settings, get_settings, validate_tenant
@@ -37,6 +38,7 @@ app.add_typer(docs_app, name="docs")
 app.add_typer(eval_app, name="eval")
 app.add_typer(models_app, name="models")
 register_api_commands(app)  # serve, keys, audit
+app.command("ask")(ask_command)
 app.command("transcribe")(transcribe_command)
 app.command("ui")(ui_command)
 app.command("up")(up_command)

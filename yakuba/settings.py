@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     azure_endpoint: str | None = Field(None, description="https://NAME.openai.azure.com for Azure OpenAI.")
 
     answer_passages: int = Field(4, ge=1, le=20, description="Passages shown to the model per answer.")
-    answer_passage_chars: int = Field(450, ge=100, le=4000, description="Most characters per passage in a prompt.")
+    answer_passage_chars: int = Field(300, ge=100, le=4000, description="Most characters per passage in a prompt.")
     answer_history_turns: int = Field(4, ge=0, le=20, description="Past turns kept for follow-up questions.")
     abstain_min_score: float | None = Field(
         None, description="Abstain below this retrieval relevance; None = the calibrated default (README)."
