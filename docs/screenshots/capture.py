@@ -1,6 +1,6 @@
 """Take the README screenshots of a running UI (`make run`, or `yakuba up`) with Debian's chromium.
 
-    python docs/screenshots/capture.py http://127.0.0.1:8501
+    python docs/screenshots/capture.py http://127.0.0.1:8501 [--only chat library ...]
 
 It asks a question, uploads a small file, drafts minutes and a PR article and opens the evaluation
 screen (which shows a report only when one exists under $YAKUBA_HOME/reports), then writes one
@@ -114,11 +114,15 @@ def evals(page: Page, url: str) -> None:
     save(page, "evals")
 
 
+SCREENS = {"chat": chat, "library": library, "minutes": minutes, "pr-article": pr_article, "evals": evals}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("url", nargs="?", default="http://127.0.0.1:8501")
     parser.add_argument("--question", default="南国市手話言語条例の目的は何ですか？")
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument("--only", nargs="*", choices=sorted(SCREENS), help="capture only these screens")
     args = parser.parse_args()
     url = args.url.rstrip("/")
     with sync_playwright() as playwright:
@@ -127,11 +131,11 @@ def main() -> None:
         context.set_default_timeout(TIMEOUT_MS)
         expect.set_options(timeout=TIMEOUT_MS)
         page = context.new_page()
-        chat(page, url, args.question)
-        library(page, url)
-        minutes(page, url)
-        pr_article(page, url)
-        evals(page, url)
+        for name in args.only or SCREENS:
+            if name == "chat":
+                chat(page, url, args.question)
+            else:
+                SCREENS[name](page, url)
         browser.close()
 
 
