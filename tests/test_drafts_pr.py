@@ -208,3 +208,18 @@ def test_bad_requests() -> None:
         PRArticleRequest(notes="メモ", target_chars=10)
     with pytest.raises(ValidationError):
         PRArticleRequest(notes="メモ", style="新聞")
+
+
+def test_background_skips_sentences_that_share_only_generic_words() -> None:
+    """Real corpora are full of policy sentences sharing 市・実施・事業・参加 with any notice."""
+    generic = Passage(
+        chunk_id="shisei::1", doc_id="shisei.pdf", title="施政方針", doc_type="pdf", page=3,
+        text="キャッチアップ接種の対象は市内在住の小学生とその保護者で、費用は無料、先着順で受け付けます。", score=0.9,
+    )  # fmt: skip
+
+    def search(query: str, k: int) -> list[Passage]:
+        return [generic, *corpus_search(query, k)][:k]
+
+    filled = draft_pr_article(PRArticleRequest(notes=NOTES, target_chars=500, contact=CONTACT), search=search)
+    assert "キャッチアップ" not in filled.body
+    assert all(c.doc_id != "shisei.pdf" for c in filled.citations)

@@ -35,6 +35,8 @@ SearchFn = Callable[[str, int], Sequence[Passage]]
 
 TO_CONFIRM = "（要確認）"
 LENGTH_TOLERANCE = 0.2
+# Headline words that say nothing about the topic (「〜を開催します」「〜のお知らせ」).
+_GENERIC_TOPIC_WORDS = frozenset({"開催", "実施", "募集", "知らせ", "案内", "市", "町", "村", "区", "行う", "為る", "開く"})
 SUPPORT_RECALL = 0.6  # share of a sentence's character bigrams a passage must contain to support it
 MAX_SEARCHES = 6
 
@@ -286,8 +288,15 @@ class _Corpus:
                 best = (recall, passage)
         return best[1] if best else None
 
-    def related_sentences(self, note_tokens: set[str], exclude: list[str]) -> list[tuple[str, Passage]]:
-        """Corpus sentences that share several content words with the notes (background facts)."""
+    def related_sentences(
+        self, note_tokens: set[str], exclude: list[str], topic_tokens: set[str] | None = None
+    ) -> list[tuple[str, Passage]]:
+        """Corpus sentences that share several content words with the notes (background facts).
+
+        With `topic_tokens` (the headline's words), a sentence must also share one of them or come from
+        a document already cited for the notes' own facts: notes and a vaccination notice share
+        対象・市内・小学生・無料 without being about the same thing."""
+        anchored = {p.doc_id for p in self.cited}
         out: list[tuple[float, str, Passage]] = []
         for passage in self.passages:
             for sentence in split_sentences(unicodedata.normalize("NFKC", passage.text)):
@@ -296,6 +305,8 @@ class _Corpus:
                 tokens = set(tokenize(sentence))
                 shared = tokens & note_tokens
                 related = len(shared) >= 3 and len(shared) / max(len(tokens), 1) >= 0.3
+                if topic_tokens:
+                    related = related and (bool(tokens & topic_tokens) or passage.doc_id in anchored)
                 if related and bigram_recall(sentence, exclude) < 0.7:  # not already said by the notes
                     out.append((len(shared) / len(tokens) + passage.score * 0.01, sentence, passage))
         out.sort(key=lambda item: -item[0])
@@ -427,7 +438,8 @@ def draft_pr_article(
     current = _plain_len(headline) + sum(_plain_len(s) for s in lead_sentences + body_sentences) + facts_len
     if current < low and corpus.passages:
         note_tokens = set(tokenize(" ".join(sentences + list(notes.facts.values()) + [headline])))
-        for sentence, passage in corpus.related_sentences(note_tokens, sentences):
+        topic = set(tokenize(headline)) - _GENERIC_TOPIC_WORDS
+        for sentence, passage in corpus.related_sentences(note_tokens, sentences, topic):
             if current >= low:
                 break
             if current + len(sentence) > high:
