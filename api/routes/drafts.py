@@ -8,9 +8,6 @@ import unicodedata
 from typing import Annotated
 from urllib.parse import quote
 
-from assistant.drafts.export import to_docx
-from assistant.drafts.minutes import MinutesDraft, MinutesRequest
-from assistant.drafts.pr_article import PRArticleDraft, PRArticleRequest
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
@@ -20,6 +17,9 @@ from api.deps import audit_note, get_assistant
 from api.errors import ERROR_RESPONSES
 from api.keys import ApiKey
 from api.schemas import ExportRequest
+from assistant.drafts.export import to_docx
+from assistant.drafts.minutes import MinutesDraft, MinutesRequest
+from assistant.drafts.pr_article import PRArticleDraft, PRArticleRequest
 from assistant.service import Assistant
 
 router = APIRouter(tags=["drafts"], responses=ERROR_RESPONSES)
