@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("--keep-cache", action="store_true", help="let llama.cpp reuse the cached prompt")
     parser.add_argument("--show-answer", action="store_true")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
 
     settings = Settings().model_copy(update={"llm_timeout_s": args.timeout})
     if args.max_tokens:
@@ -119,6 +120,7 @@ def main() -> None:
         if llama is not None and not args.keep_cache:
             llama.reset()
         started = time.perf_counter()
+        cpu_started = time.process_time()
         first = None
         parts: list[str] = []
         usage_out = 0
@@ -130,6 +132,7 @@ def main() -> None:
             if chunk.usage_metadata:
                 usage_out = chunk.usage_metadata.get("output_tokens", 0)
         total = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         answer = "".join(parts)
         if llama is not None:
             out_tokens = len(llama.tokenize(answer.encode("utf-8"), add_bos=False, special=False))
@@ -138,7 +141,7 @@ def main() -> None:
         first = first if first is not None else total
         decode_s = max(total - first, 1e-9)
         rows.append({
-            "ttft": first, "total": total, "out": out_tokens,
+            "ttft": first, "total": total, "cpu": cpu, "out": out_tokens,
             "prefill_tps": prompt_tokens / first if first else 0.0,
             "decode_tps": max(out_tokens - 1, 0) / decode_s,
         })
@@ -146,20 +149,24 @@ def main() -> None:
     title = (f"engine={args.engine} model={settings.chat_model} threads={settings.llm_threads} "
              f"max_tokens={settings.llm_max_tokens} cache={'kept' if args.keep_cache else 'reset'}")
     table = Table(title=title)
-    for column in ("run", "TTFT s", "total s", "out tokens", "prefill tok/s", "decode tok/s"):
+    for column in ("run", "TTFT s", "total s", "CPU s", "out tokens", "prefill tok/s", "decode tok/s"):
         table.add_column(column, justify="right")
     for n, row in enumerate(rows, start=1):
-        table.add_row(str(n), f"{row['ttft']:.2f}", f"{row['total']:.2f}", str(row["out"]),
+        table.add_row(str(n), f"{row['ttft']:.2f}", f"{row['total']:.2f}", f"{row['cpu']:.1f}", str(row["out"]),
                       f"{row['prefill_tps']:.1f}", f"{row['decode_tps']:.1f}")
     table.add_row("median", *(f"{statistics.median(r[k] for r in rows):.2f}" if k in ("ttft", "total")
                               else f"{statistics.median(r[k] for r in rows):.1f}"
-                              for k in ("ttft", "total", "out", "prefill_tps", "decode_tps")))
+                              for k in ("ttft", "total", "cpu", "out", "prefill_tps", "decode_tps")))
     console.print(table)
     console.print(
         f"prompt: {chars} characters, {prompt_tokens} tokens (system + 4 passages + question); "
         f"resolve {resolve_s:.2f}s, model load {load_s:.2f}s; CPU: {platform.processor() or platform.machine()}, "
-        f"{os.cpu_count()} cores visible; load average {os.getloadavg()[0]:.2f}"
+        f"{os.cpu_count()} cores visible; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; "
+        f"1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (this run adds ~threads)"
     )
+    if load_before > 0.5:
+        console.print("[yellow]Other work was running (load average before the run above 0.5): the times "
+                      "are inflated; rerun on a quiet machine for reference numbers.[/]")
     if args.show_answer:
         console.print(f"[bold]answer:[/] {answer}")
 
