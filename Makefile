@@ -11,6 +11,8 @@ export TRANSFORMERS_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export ANONYMIZED_TELEMETRY ?= False
 # llama-cpp-python ships as source only: build a portable wheel once (pip's wheel cache reuses it).
+# llama.cpp's OpenMP threads spin while waiting; on a shared 2-core machine that collapses decoding.
+export OMP_WAIT_POLICY ?= PASSIVE
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 .PHONY: install browser run ingest test lint bench clean help
