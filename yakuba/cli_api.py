@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from yakuba.settings import Settings, get_settings
+from yakuba.cli_common import fail, load_settings
+from yakuba.settings import Settings
 
 keys_app = typer.Typer(help="API キーの発行・一覧・失効 / API keys.", no_args_is_help=True)
 audit_app = typer.Typer(help="監査ログ / audit log.", no_args_is_help=True)
@@ -25,16 +26,6 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]エラー:[/] {message}")
-    return typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except Exception as exc:  # noqa: BLE001 - invalid env/toml becomes a readable message
-        raise _fail(f"設定が正しくありません / invalid settings: {exc}") from exc
 
 
 def _keys(settings: Settings):  # type: ignore[no-untyped-def]
@@ -54,7 +45,7 @@ def serve(
 
     from api.app import create_app
 
-    settings = _settings()
+    settings = load_settings()
     settings.ensure_home()
     logging.basicConfig(
         level=logging.INFO,
@@ -81,11 +72,11 @@ def keys_create(
     """API キーを発行（キーは最終行に一度だけ表示） / create a key (printed once, on the last line)."""
     from api.keys import KeyRequestError
 
-    settings = _settings()
+    settings = load_settings()
     try:
         key, token = _keys(settings).create(role, tenant, name)
     except KeyRequestError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     err.print(
         f"API キーを発行しました: id={key.key_id} role={key.role} tenant={key.tenant}。"
         "キーは二度と表示されません。安全な場所に保管してください。 / key created; it is shown only once."
@@ -98,7 +89,7 @@ def keys_list(
     as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON / JSON on the last line")] = False,
 ) -> None:
     """発行済みキーの一覧（キー本体は保存していません） / list keys (secrets are not stored)."""
-    keys = _keys(_settings()).list()
+    keys = _keys(load_settings()).list()
     if as_json:
         sys.stdout.write(json.dumps([k.model_dump() for k in keys], ensure_ascii=False) + "\n")
         return
@@ -116,9 +107,9 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="キー ID（keys list の ID） / key id")]) -> None:
     """キーを失効 / revoke a key."""
-    key = _keys(_settings()).revoke(key_id.strip())
+    key = _keys(load_settings()).revoke(key_id.strip())
     if key is None:
-        raise _fail(f"キーが見つかりません: {key_id} / no such key", code=1)
+        raise fail(f"キーが見つかりません: {key_id} / no such key", code=1)
     console.print(f"失効しました: {key.key_id}（{key.role}, {key.tenant}） / revoked at {key.revoked_at}")
 
 
@@ -132,14 +123,14 @@ def audit_export(
     """監査ログを CSV / JSON Lines で出力 / export the audit log."""
     from api.audit import AuditLog, export, parse_since
 
-    settings = _settings()
+    settings = load_settings()
     if fmt not in ("csv", "jsonl"):
-        raise _fail(f"--format は csv または jsonl です: {fmt!r}")
+        raise fail(f"--format は csv または jsonl です: {fmt!r}")
     try:
         start = parse_since(since)
         end = parse_since(until) if until else None
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     settings.ensure_home()
     rows = AuditLog(settings.audit_path, mask_questions=settings.pii_mask_logs).rows(start, end)
     text = export(rows, fmt)  # type: ignore[arg-type]

@@ -22,7 +22,8 @@ import httpx
 import typer
 from rich.console import Console
 
-from yakuba.settings import Settings, get_settings, validate_tenant
+from yakuba.cli_common import fail, load_settings
+from yakuba.settings import Settings, validate_tenant
 
 console = Console()
 err = Console(stderr=True)
@@ -35,16 +36,6 @@ STARTUP_TIMEOUT_S = 300.0  # first start loads the embedding model and, for the 
 HostOption = Annotated[str | None, typer.Option("--host", help="待ち受けアドレス / bind address (default: settings.api_host)")]
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]エラー:[/] {message}")
-    return typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except Exception as exc:  # noqa: BLE001 - invalid env/toml becomes a readable message
-        raise _fail(f"設定が正しくありません / invalid settings: {exc}") from exc
 
 
 def streamlit_command(settings: Settings, *, host: str, port: int) -> list[str]:
@@ -168,7 +159,7 @@ def ui_command(
     port: Annotated[int | None, typer.Option("--port", help="画面のポート / UI port (default: settings.ui_port)")] = None,
 ) -> None:
     """職員向け画面（Streamlit）を起動 / start the staff UI (talks to settings.api_url)."""
-    settings = _settings()
+    settings = load_settings()
     command = streamlit_command(settings, host=host or settings.api_host, port=port or settings.ui_port)
     console.print(f"画面 / UI: http://{_url_host(host or settings.api_host)}:{port or settings.ui_port}")
     console.print(f"接続先 API / API: {settings.api_url}")
@@ -190,7 +181,7 @@ def up_command(
     ] = None,
 ) -> None:
     """API と職員向け画面をまとめて起動（Ctrl-C で両方停止） / start the API and the staff UI together."""
-    settings = _settings()
+    settings = load_settings()
     settings.ensure_home()
     host = host or settings.api_host
     api_port = api_port or settings.api_port
@@ -198,10 +189,10 @@ def up_command(
     try:
         tenant = validate_tenant(tenant) if tenant else settings.default_tenant
     except ValueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     for name, port in (("API", api_port), ("画面 / UI", ui_port)):
         if not port_is_free(host, port):
-            raise _fail(
+            raise fail(
                 f"{name} のポート {port} は使用中です。別のポートを指定してください"
                 f"（--api-port / --ui-port、または YAKUBA_API_PORT / YAKUBA_UI_PORT） / port {port} is in use"
             )
@@ -221,13 +212,13 @@ def up_command(
         processes.append(api)
         if not wait_until_up(f"{api_url}/healthz", api, STARTUP_TIMEOUT_S):
             stop(processes)
-            raise _fail("API を起動できませんでした（上のメッセージを確認してください） / the API did not start", 1)
+            raise fail("API を起動できませんでした（上のメッセージを確認してください） / the API did not start", 1)
         env = {**os.environ, "YAKUBA_API_URL": api_url, "YAKUBA_API_KEY": key}
         ui = subprocess.Popen(streamlit_command(settings, host=host, port=ui_port), env=env)
         processes.append(ui)
         if not wait_until_up(f"{ui_url}/_stcore/health", ui, 120.0):
             stop(processes)
-            raise _fail("画面を起動できませんでした（上のメッセージを確認してください） / the UI did not start", 1)
+            raise fail("画面を起動できませんでした（上のメッセージを確認してください） / the UI did not start", 1)
         console.rule("[bold green]Yakuba が起動しました / Yakuba is running")
         console.print(f"  職員向け画面 / staff UI : [bold]{ui_url}[/]  ← ブラウザで開いてください")
         console.print(f"  API                    : {api_url}  （仕様: {api_url}/docs）")
