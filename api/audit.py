@@ -12,13 +12,14 @@ import csv
 import io
 import json
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from api.sqlite import connect
 
 ExportFormat = Literal["csv", "jsonl"]
 MAX_QUESTION_CHARS = 2000
@@ -95,15 +96,8 @@ class AuditLog:
         with self._db() as db:
             db.executescript(_SCHEMA)
 
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _db(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return connect(self.path)
 
     def _masked(self, question: str | None) -> tuple[str | None, bool]:
         if not question:

@@ -11,13 +11,13 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, get_args
 
 from pydantic import BaseModel
 
+from api.sqlite import connect
 from yakuba.settings import validate_tenant
 
 Role = Literal["staff", "pr", "admin", "evaluator"]
@@ -98,16 +98,8 @@ class KeyStore:
         with self._db() as db:
             db.execute(_SCHEMA)
 
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=10)
-        db.row_factory = sqlite3.Row
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _db(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return connect(self.path, rows=True)
 
     def create(self, role: str, tenant: str, name: str | None = None) -> tuple[ApiKey, str]:
         """Returns the stored key and the full token (the only time the secret exists in clear)."""
