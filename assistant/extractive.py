@@ -60,8 +60,8 @@ def select_sentences(
             if _is_label(raw):
                 continue
             sentence = clean_sentence(raw)
-            if len(compact(sentence)) < MIN_SENTENCE_CHARS:
-                continue
+            if len(compact(sentence)) < MIN_SENTENCE_CHARS or sentence.endswith(("、", "，", ",")):
+                continue  # a line broken mid-sentence reads as nonsense when quoted alone
             score = score_sentence(tokens, question, sentence) * prior
             if score > 0:
                 candidates.append(Selection(n, truncate(sentence, MAX_SENTENCE_CHARS), score))

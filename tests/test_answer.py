@@ -173,3 +173,9 @@ def test_condense_without_a_model() -> None:
     history = [ChatMessage(role="user", content="ごみの収集日は")]
     assert heuristic_condense("それは祝日も？", history) == "ごみの収集日は それは祝日も？"
     assert condense("図書館の開館時間を教えてください", history, None) == "図書館の開館時間を教えてください"
+
+
+def test_extractive_skips_fragments_of_broken_lines() -> None:
+    passages = {1: passage("正式名称はポルトガル語で、\nポルトガル共和国の正式名称はポルトガル語で República Portuguesa である。")}
+    text, _ = compose("ポルトガルの正式名称は", passages)
+    assert "República Portuguesa" in text and "語で、[1]" not in text
