@@ -106,7 +106,10 @@ class SentenceTransformerEmbeddings(Embeddings):
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        # sentence-transformers 5.x renamed the method; keep working on both sides of the rename.
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
 
     def _encode(self, texts: Sequence[str], prefix: str) -> list[list[float]]:
         if not texts:
