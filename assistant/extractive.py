@@ -27,12 +27,14 @@ class Selection:
 
 _LEADING_MARKS = re.compile(r"^(?:[\s\-–—・*＊•▪■□●◆◇>＞]|\d{1,2}[.)．）]\s|[（(]\d{1,2}[）)])+")
 _INLINE_MARKUP = re.compile(r"\*\*|__|`")
+# Table-of-contents lines: 「①自治体DXの全体像 …… 5」 (leader dots, then a page number).
+_TOC_LINE = re.compile(r"(?:…|‥|・・・|\.\.\.|．．．)\s*[0-9０-９]{1,4}\s*$")
 
 
 def _is_label(sentence: str) -> bool:
     """Speaker lines such as 「○市長（荒木恵司君）」, Markdown headings and short fragments carry no answer."""
     text = sentence.strip()
-    if text.startswith("#"):
+    if text.startswith("#") or _TOC_LINE.search(text):
         return True
     return text[:1] in "○◆◎◯〇●" and len(text) < 30 or len(compact(text)) < MIN_SENTENCE_CHARS
 

@@ -179,3 +179,9 @@ def test_extractive_skips_fragments_of_broken_lines() -> None:
     passages = {1: passage("正式名称はポルトガル語で、\nポルトガル共和国の正式名称はポルトガル語で República Portuguesa である。")}
     text, _ = compose("ポルトガルの正式名称は", passages)
     assert "República Portuguesa" in text and "語で、[1]" not in text
+
+
+def test_extractive_skips_table_of_contents_lines() -> None:
+    passages = {1: passage("①自治体DXの全体像 … 5\n書かない窓口は、申請書を書かずに手続きできる窓口のことです。")}
+    text, _ = compose("書かない窓口とは", passages)
+    assert "全体像" not in text and "申請書を書かずに" in text
