@@ -111,7 +111,7 @@ class AnswerPipeline:
         timings["retrieve"] = _ms(step)
         notices.extend(result.notices)
         retrieved = result.passages
-        relevance = assess(standalone, retrieved[: max(k, SOURCES_SHOWN)], self._idf())
+        relevance = assess(standalone, retrieved[: max(k, SOURCES_SHOWN)], self._idf(), self._mentions())
         numbered = {n: p for n, p in enumerate(retrieved[:k], start=1)}
         sources = [to_citation(n, p) for n, p in enumerate(retrieved[: max(k, SOURCES_SHOWN)], start=1)]
         yield AnswerEvent(type="sources", sources=sources)
@@ -124,7 +124,12 @@ class AnswerPipeline:
         if not retrieved:
             notices.append("検索対象の資料が見つかりませんでした / no documents matched")
         if not relevance.answerable(self.min_coverage):
-            answer = self._abstain(base, timings, started, reason="low_relevance")
+            reason = "low_relevance"
+            if relevance.missing_places and relevance.coverage >= self.min_coverage:
+                reason = "place_not_found"
+                names = "、".join(relevance.missing_places)
+                notices.append(f"「{names}」について書かれた資料が見つかりませんでした / no document names {names}")
+            answer = self._abstain(base, timings, started, reason=reason)
             yield AnswerEvent(type="token", text=answer.answer)
             yield AnswerEvent(type="answer", answer=answer)
             return
@@ -164,9 +169,16 @@ class AnswerPipeline:
         yield AnswerEvent(type="answer", answer=self._check(raw, standalone, numbered, base, timings, started))
 
     # -- steps --------------------------------------------------------------------------------
+    def _bm25(self):  # type: ignore[no-untyped-def]
+        return getattr(getattr(self.searcher, "store", None), "bm25", None)
+
     def _idf(self):  # type: ignore[no-untyped-def]
-        bm25 = getattr(getattr(self.searcher, "store", None), "bm25", None)
+        bm25 = self._bm25()
         return bm25.idf if bm25 is not None else None
+
+    def _mentions(self):  # type: ignore[no-untyped-def]
+        bm25 = self._bm25()
+        return bm25.documents_mentioning if bm25 is not None else None
 
     @staticmethod
     def _validated(question: str) -> str:

@@ -3,7 +3,8 @@
 For every answerable question of a dataset, retrieval runs twice over the same isolated index:
 as is (the assistant should answer) and with the question's gold documents taken out of the results
 (as if they had never been ingested: the assistant should abstain). The relevance signal is the
-lexical coverage of the question's content words by the best retrieved passage. The script prints
+lexical coverage of the question's content words by the best retrieved passage, plus the rule that
+every place name in the question appears in a retrieved passage. The script prints
 accuracy per threshold for each dataset and a cross-dataset check (threshold chosen on one set,
 measured on the other), so the default is not tuned to one set alone. Usage:
 
@@ -21,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.relevance import assess  # noqa: E402
+from assistant.relevance import Relevance, assess  # noqa: E402
 from evals.datasets import load_dataset  # noqa: E402
 from evals.retrieval import open_index  # noqa: E402
 from retriever.embeddings import embeddings_from_settings  # noqa: E402
@@ -31,8 +32,8 @@ from yakuba.settings import Settings  # noqa: E402
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
 
 
-def signals(dataset_dir: Path, settings: Settings, k: int, depth: int, limit: int | None) -> list[tuple[float, float]]:
-    """(coverage with gold documents, coverage without them) per answerable question."""
+def signals(dataset_dir: Path, settings: Settings, k: int, depth: int, limit: int | None) -> list[tuple[Relevance, Relevance]]:
+    """(relevance with gold documents, relevance without them) per answerable question."""
     dataset = load_dataset(dataset_dir)
     store, _ = open_index(settings, dataset)
     searcher = HybridSearcher(store, embeddings_from_settings(settings), FusionConfig.from_settings(settings))
@@ -41,15 +42,15 @@ def signals(dataset_dir: Path, settings: Settings, k: int, depth: int, limit: in
     for question in questions:
         passages = searcher.search(question.question, k=depth).passages
         gold = set(question.gold_doc_ids)
-        with_gold = assess(question.question, passages[:k], store.bm25.idf).coverage
+        with_gold = assess(question.question, passages[:k], store.bm25.idf, store.bm25.documents_mentioning)
         without = [p for p in passages if p.doc_id not in gold][:k]
-        pairs.append((with_gold, assess(question.question, without, store.bm25.idf).coverage))
+        pairs.append((with_gold, assess(question.question, without, store.bm25.idf, store.bm25.documents_mentioning)))
     return pairs
 
 
-def accuracy(pairs: list[tuple[float, float]], threshold: float) -> tuple[float, float, float]:
-    answered = sum(1 for a, _ in pairs if a >= threshold) / len(pairs)
-    abstained = sum(1 for _, b in pairs if b < threshold) / len(pairs)
+def accuracy(pairs: list[tuple[Relevance, Relevance]], threshold: float) -> tuple[float, float, float]:
+    answered = sum(1 for a, _ in pairs if a.answerable(threshold)) / len(pairs)
+    abstained = sum(1 for _, b in pairs if not b.answerable(threshold)) / len(pairs)
     return answered, abstained, (answered + abstained) / 2
 
 

@@ -470,6 +470,21 @@ class BM25Index:
             weights[term] = math.log1p((n_docs - df + 0.5) / (df + 0.5))
         return weights
 
+    def documents_mentioning(self, term: str, doc_ids: Sequence[str]) -> set[str]:
+        """Which of `doc_ids` have a chunk containing `term` (a normalised token), from the matrix.
+
+        The assistant asks this of place names: a passage says 本市 where the question names the
+        city, but the document it comes from names the city somewhere.
+        """
+        built = self.ensure_built()
+        column = built.vocab.get(term)
+        if column is None or built.bm25 is None:
+            return set()
+        indptr = built.bm25.scores["indptr"]
+        rows = built.bm25.scores["indices"][indptr[column] : indptr[column + 1]]
+        present = set(np.unique(built.doc_id[rows]).tolist())
+        return {d for d in doc_ids if built.doc_id_codes.get(d) in present}
+
     def matching_ids(self, filters: SearchFilters | None) -> set[str] | None:
         """Ids of the chunks passing `filters` (None when nothing is filtered), from in-memory columns:
         far cheaper than a metadata scan in Chroma, so dense search can post-filter with it."""

@@ -185,3 +185,21 @@ def test_extractive_skips_table_of_contents_lines() -> None:
     passages = {1: passage("①自治体DXの全体像 … 5\n書かない窓口は、申請書を書かずに手続きできる窓口のことです。")}
     text, _ = compose("書かない窓口とは", passages)
     assert "全体像" not in text and "申請書を書かずに" in text
+
+
+def test_question_about_another_town_abstains(searcher: HybridSearcher) -> None:
+    """The plan says 本町 without naming a town: a question naming 当別町 is not answered from it."""
+    elsewhere = pipeline(searcher).answer(AnswerRequest(question="当別町の防災行政無線の更新はいつまでに完了しますか"))
+    assert elsewhere.abstained
+    assert "abstained: place_not_found" in elsewhere.notices
+    assert any("当別町" in notice for notice in elsewhere.notices)
+    here = pipeline(searcher).answer(AnswerRequest(question="桐生市の防災行政無線の更新はいつまでに完了しますか"))
+    assert not here.abstained  # 桐生市 is named in the minutes that were retrieved alongside
+
+
+def test_place_names_are_found_in_questions() -> None:
+    from assistant.relevance import place_names
+
+    assert place_names("当別町の総合計画の計画期間は") == ["当別町"]
+    assert place_names("ラオスの首都はどこ？") == ["ラオス"]
+    assert place_names("防災行政無線の更新はいつまでに完了しますか") == []
