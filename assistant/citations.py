@@ -113,10 +113,6 @@ def attach_missing_markers(text: str, passages: dict[int, Passage], threshold: f
     return "\n".join(out)
 
 
-def citation_label(passage: Passage) -> str:
-    return passage.citation
-
-
 def to_citation(n: int, passage: Passage, excerpt_chars: int = 300) -> Citation:
     return Citation(
         n=n,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from assistant.schemas import ChatMessage
 from assistant.text import split_sentences, truncate
@@ -72,12 +72,3 @@ def condense_messages(question: str, history: Sequence[ChatMessage], max_chars: 
     user = "【会話】\n" + "\n".join(lines) + f"\n\n【最後の質問】{question}"
     return [SystemMessage(CONDENSE_SYSTEM), HumanMessage(user)]
 
-
-def history_messages(history: Sequence[ChatMessage]) -> list[BaseMessage]:
-    out: list[BaseMessage] = []
-    for message in history:
-        if message.role == "user":
-            out.append(HumanMessage(message.content))
-        elif message.role == "assistant":
-            out.append(AIMessage(message.content))
-    return out

@@ -128,11 +128,3 @@ class Assistant:
             if key not in cls._instances:
                 cls._instances[key] = cls(settings, tenant)
             return cls._instances[key]
-
-    @classmethod
-    def forget(cls, settings: Settings, tenant: str | None = None) -> None:
-        """Drop cached assistants (after documents change, the searcher re-syncs BM25 itself)."""
-        home = str(settings.home.resolve())
-        with cls._instances_lock:
-            for key in [k for k in cls._instances if k[0] == home and (tenant is None or k[1] == tenant)]:
-                del cls._instances[key]

@@ -6,7 +6,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-_SENTENCE_BREAK = re.compile(r"(?<=[。！？!?])|\n+")
+from yakuba.text import split_sentences as shared_split_sentences
+
 _SPACE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[\s、。，．,.!！?？・「」『』（）()\[\]［］【】〔〕“”\"'：:；;…‥ー―-]+")
 
@@ -16,9 +17,9 @@ def nfkc(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences end at 。！？ or a line break (PDF lists and minutes keep meaning per line)."""
-    parts = (_SPACE.sub(" ", piece).strip() for piece in _SENTENCE_BREAK.split(text))
-    return [part for part in parts if part]
+    """Sentences end at 。！？ or a line break (PDF lists and minutes keep meaning per line);
+    runs of spaces inside a sentence are folded to one."""
+    return [_SPACE.sub(" ", sentence) for sentence in shared_split_sentences(text)]
 
 
 def compact(text: str) -> str:

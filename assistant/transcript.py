@@ -341,13 +341,7 @@ def clean_text(text: str) -> str:
     return value.strip()
 
 
-_SENTENCE = re.compile(r"[^。！？!?\n]*(?:[。！？!?]+[」』）)]*|$)")
 _POLITE_END = re.compile(r"(?:ます|です|ました|でした|ません|ください|しょう|ますね|ですね|ですよ|ますよ|ございます)$")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences ending in 。！？ (kept), or at line breaks; empty pieces dropped."""
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
 
 def ensure_period(sentence: str) -> str:

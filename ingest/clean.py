@@ -16,6 +16,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
+from yakuba.text import split_sentences  # noqa: F401 - re-exported for the chunker
 from yakuba.types import PageText
 
 # ---------------------------------------------------------------------------------------------
@@ -270,32 +271,6 @@ def heading_level(line: str) -> int | None:
 def is_heading(line: str) -> bool:
     """True for a heading line (see `heading_level`); the chunker carries it as chunk metadata."""
     return heading_level(line) is not None
-
-
-# ---------------------------------------------------------------------------------------------
-# split_sentences
-# ---------------------------------------------------------------------------------------------
-
-# A sentence ends at 。！？ (or !? after NFKC; "." only after a non-ASCII character, since NFKC turns
-# the full-width "．" of some documents into ".", but "5.0" and "No.3" must not split), and takes
-# the closing brackets that follow with it.
-_SENTENCE_END = re.compile(r"(?:[。！？!?]+|(?<=[^\x00-\x7f])\.(?![0-9]))[」』）)】〕\]\"'’”]*")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Split at sentence ends and line breaks; never returns empty strings."""
-    sentences: list[str] = []
-    for line in text.split("\n"):
-        start = 0
-        for match in _SENTENCE_END.finditer(line):
-            piece = line[start : match.end()].strip()
-            if piece:
-                sentences.append(piece)
-            start = match.end()
-        piece = line[start:].strip()
-        if piece:
-            sentences.append(piece)
-    return sentences
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,9 +34,9 @@ from assistant.transcript import (
     ensure_period,
     format_time,
     normalize_speaker,
-    split_sentences,
 )
 from retriever.tokenize import tokenize
+from yakuba.text import split_sentences
 
 Style = Literal["要点筆記", "逐語整文"]
 FieldSource = Literal["user", "transcript", "inferred", "missing"]

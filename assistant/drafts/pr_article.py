@@ -26,9 +26,10 @@ from assistant.drafts.common import FALLBACK_NOTE, Masker, ModelUse, check_rewri
 from assistant.schemas import Citation
 from assistant.summarize import lexrank_scores, similarity_matrix
 from assistant.text import bigram_recall
-from assistant.transcript import clean_transcript, detect_format, ensure_period, split_sentences
+from assistant.transcript import clean_transcript, detect_format, ensure_period
 from retriever.search import Passage
 from retriever.tokenize import tokenize
+from yakuba.text import split_sentences
 
 PRStyle = Literal["広報誌", "ウェブお知らせ", "やさしい日本語"]
 SearchFn = Callable[[str, int], Sequence[Passage]]
