@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ from ingest.pipeline import Ingestor, InputPath
 from retriever.embeddings import embeddings_from_settings
 from retriever.store import TenantStore
 from yakuba.settings import Settings
+
+from .conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT / "corpora"
@@ -103,12 +104,6 @@ def sse_events(text: str) -> list[dict]:
     payloads = sse_data(text)
     assert payloads and payloads[-1] == "[DONE]", payloads[-3:]
     return [json.loads(p) for p in payloads[:-1]]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

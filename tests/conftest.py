@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,3 +63,10 @@ def extractive_home(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iter
         get_settings.cache_clear()
         yield path
         get_settings.cache_clear()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (tests that start real servers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

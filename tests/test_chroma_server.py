@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -15,20 +14,15 @@ from ingest.pipeline import Ingestor
 from retriever.store import StoreError, TenantStore, list_tenants, make_client
 from yakuba.settings import Settings
 
-from .conftest import DATA
+from .conftest import DATA, free_port
 
 pytestmark = pytest.mark.server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory):
-    port = _free_port()
+    port = free_port()
     data = tmp_path_factory.mktemp("chroma-server")
     chroma = Path(sys.executable).with_name("chroma")
     log = (data / "server.log").open("w")
@@ -80,6 +74,6 @@ def test_bad_chroma_url_is_a_clear_error(settings, monkeypatch) -> None:
 
 
 def test_unreachable_chroma_server_is_a_clear_error(settings, monkeypatch) -> None:
-    monkeypatch.setenv("YAKUBA_CHROMA_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("YAKUBA_CHROMA_URL", f"http://127.0.0.1:{free_port()}")
     with pytest.raises(StoreError, match="Chroma サーバー"):
         make_client(Settings())

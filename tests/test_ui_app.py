@@ -8,7 +8,6 @@ deleting with confirmation, the PR draft and the evaluation report.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ import pytest
 from ui.client import YakubaClient
 from yakuba.settings import Settings
 
-from .conftest import extractive_home
+from .conftest import extractive_home, free_port
 
 pytest.importorskip("streamlit.testing.v1")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -30,11 +29,6 @@ APP = str(ROOT / "ui" / "app.py")
 SCREENS = ["views/chat.py", "views/library.py", "views/minutes.py", "views/pr_article.py", "views/evals.py"]
 TIMEOUT_S = 120
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +45,7 @@ def api(home: Path) -> Iterator[tuple[str, object]]:
     from api.app import create_app
 
     app = create_app(Settings())
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -89,7 +83,7 @@ def _texts(elements) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("page", SCREENS)
 def test_every_screen_says_plainly_when_the_api_is_down(page: str, home: Path) -> None:
-    at = _screen(page, url=f"http://127.0.0.1:{_free_port()}", key="ykb_000000000000_x")
+    at = _screen(page, url=f"http://127.0.0.1:{free_port()}", key="ykb_000000000000_x")
     assert "サーバー（API）に接続できません" in _texts(at.error)
     assert at.button  # 再接続する
 

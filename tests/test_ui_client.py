@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from ui.client import ApiError, ChatFilters, YakubaClient, error_from_response, iter_sse_data, japanese_part
 from yakuba.settings import Settings
 
-from .conftest import extractive_home
+from .conftest import extractive_home, free_port
 
 DATA = Path(__file__).resolve().parent / "data"
 SHUWA_PDF = DATA / "nankoku-gian18-shuwa-jourei.pdf"
@@ -97,9 +96,7 @@ def test_role_without_permission_gets_a_japanese_403(app, http: httpx.Client) ->
 
 
 def test_api_down_is_a_plain_japanese_message() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed again below: nothing listens there
+    port = free_port()  # nothing listens there
     with YakubaClient(f"http://127.0.0.1:{port}", "any-key") as client, pytest.raises(ApiError) as caught:
         client.me()
     assert caught.value.code == "api_unreachable"

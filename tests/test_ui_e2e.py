@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from .conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = ROOT / "corpora"
@@ -44,11 +45,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in t
 # The first question loads the embedding model in the API: generous waits, never fixed sleeps.
 sync_api.expect.set_options(timeout=TIMEOUT_MS)
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -100,7 +96,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     subprocess.run(
         [sys.executable, "-m", "yakuba.cli", "ingest", str(docs)], env=env, check=True, capture_output=True
     )
-    api_port, ui_port = _free_port(), _free_port()
+    api_port, ui_port = free_port(), free_port()
     log = root / "up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -138,7 +134,7 @@ def test_sigterm_stops_api_and_ui(tmp_path: Path) -> None:
     """A service manager stops `up` with SIGTERM: both servers must go with it."""
     home = tmp_path / "home"
     env = _env(home)
-    api_port, ui_port = _free_port(), _free_port()
+    api_port, ui_port = free_port(), free_port()
     log = tmp_path / "up.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
