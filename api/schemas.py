@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.schemas import AnswerRequest, Citation
 from retriever.filters import SearchFilters
-from retriever.search import Mode, Passage
+from retriever.search import Mode, Passage, SearchResult
 
 # --- /v1/chat ------------------------------------------------------------------------------------
 
@@ -149,13 +149,10 @@ class SearchPassage(Passage):
     label: str = Field(description="Human-readable citation: 「文書名 p.3」 or 「文書名 2022-12-01 議長 山田太郎」.")
 
 
-class SearchResponse(BaseModel):
-    query: str
-    normalized_query: str
-    mode: Mode
+class SearchResponse(SearchResult):
+    """The retriever's result with a citation label on every passage."""
+
     passages: list[SearchPassage]
-    notices: list[str] = Field(default_factory=list)
-    timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
 # --- /v1/drafts/export ---------------------------------------------------------------------------

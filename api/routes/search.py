@@ -27,11 +27,5 @@ def search(
     note.question = body.query
     result = assistant.search(body.query, k=body.k, mode=body.mode, filters=body.filters)
     note.cite(list(dict.fromkeys(p.doc_id for p in result.passages)))
-    return SearchResponse(
-        query=result.query,
-        normalized_query=result.normalized_query,
-        mode=result.mode,
-        passages=[SearchPassage(**p.model_dump(), label=p.citation) for p in result.passages],
-        notices=result.notices,
-        timings_ms=result.timings_ms,
-    )
+    labelled = [SearchPassage(**p.model_dump(), label=p.citation) for p in result.passages]
+    return SearchResponse(**result.model_dump(exclude={"passages"}), passages=labelled)
