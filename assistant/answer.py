@@ -111,9 +111,9 @@ class AnswerPipeline:
         timings["retrieve"] = _ms(step)
         notices.extend(result.notices)
         retrieved = result.passages
-        relevance = assess(standalone, retrieved[: max(k, SOURCES_SHOWN)], self._idf(), self._mentions())
+        relevance = assess(standalone, retrieved, self._idf(), self._mentions())
         numbered = {n: p for n, p in enumerate(retrieved[:k], start=1)}
-        sources = [to_citation(n, p) for n, p in enumerate(retrieved[: max(k, SOURCES_SHOWN)], start=1)]
+        sources = [to_citation(n, p) for n, p in enumerate(retrieved, start=1)]
         yield AnswerEvent(type="sources", sources=sources)
 
         base = {
