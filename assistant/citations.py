@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.schemas import Citation
-from assistant.text import bigram_recall, compact, split_sentences, truncate
+from assistant.text import bigram_recall, char_bigrams, compact, split_sentences, truncate
 from retriever.search import Passage
 
 # [1] ［1］ 【1】 and lists such as [1, 2] / [1][2]; digits may be full-width before NFKC.
@@ -104,10 +104,46 @@ def attach_missing_markers(text: str, passages: dict[int, Passage], threshold: f
                 if recall > best_recall:
                     best, best_recall = number, recall
             if best is not None and best_recall >= threshold:
-                stripped = piece.rstrip()
-                end = stripped[-1] if stripped and stripped[-1] in "。！？" else ""
-                body = stripped[: len(stripped) - len(end)] if end else stripped
-                piece = f"{body}[{best}]{end}" + piece[len(stripped):]
+                piece = _with_marker(piece, best)
+            rebuilt.append(piece)
+        out.append("".join(rebuilt))
+    return "\n".join(out)
+
+
+# Share of a sentence's new content (bigrams not already in the question) the evidence passage must hold.
+EVIDENCE_THRESHOLD = 0.6
+
+
+def _with_marker(sentence: str, number: int) -> str:
+    stripped = sentence.rstrip()
+    end = stripped[-1] if stripped and stripped[-1] in "。！？" else ""
+    body = stripped[: len(stripped) - len(end)] if end else stripped
+    return f"{body}[{number}]{end}" + sentence[len(stripped) :]
+
+
+def anchor_evidence(
+    text: str, question: str, evidence: int, passages: dict[int, Passage], threshold: float = EVIDENCE_THRESHOLD
+) -> str:
+    """Also cite the evidence passage (the one whose sentence best matches the question) where it says
+    what a cited sentence adds to the question.
+
+    A small model often cites *a* passage that mentions its answer (the article's lead, say) rather than
+    the one that answers the question; the passage that matches the question and also contains the
+    answer is the citation a reader needs to verify it. Sentences already citing it are left alone.
+    """
+    if evidence not in passages:
+        return text
+    source = char_bigrams(passages[evidence].text)
+    asked = char_bigrams(question)
+    out: list[str] = []
+    for line in text.split("\n"):
+        rebuilt = []
+        for piece in re.split(r"(?<=[。！？])", line):
+            numbers = cited_numbers(piece)
+            if numbers and evidence not in numbers:
+                new = char_bigrams(strip_markers(piece)) - asked
+                if new and len(new & source) / len(new) >= threshold:
+                    piece = _with_marker(piece, evidence)
             rebuilt.append(piece)
         out.append("".join(rebuilt))
     return "\n".join(out)

@@ -84,6 +84,25 @@ class UnanswerablePlan(BaseModel):
     chosen_ids: list[str] = Field(description="Questions picked by the seed (others may follow: shared gold).")
 
 
+def select_questions(
+    questions: Sequence[Question], *, limit: int | None = None, sample: int | None = None, seed: int = 0
+) -> list[Question]:
+    """The first `limit` questions, or `sample` drawn at random with `seed` (kept in dataset order).
+
+    Datasets list questions grouped by source (JSQuAD by article), so the first N of a slow engine's
+    run cover a few topics; a seeded sample is representative and still reproducible.
+    """
+    if limit is not None and sample is not None:
+        raise ValueError("--limit と --sample は同時に指定できません / use --limit or --sample, not both")
+    for name, value in (("--limit", limit), ("--sample", sample)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} は 1 以上で指定してください / {name} must be >= 1")
+    if sample is not None and sample < len(questions):
+        keep = set(random.Random(seed).sample(range(len(questions)), sample))
+        return [q for i, q in enumerate(questions) if i in keep]
+    return list(questions[:limit]) if limit is not None else list(questions)
+
+
 def plan_unanswerable(questions: Sequence[Question], share: float, seed: int) -> UnanswerablePlan:
     """Pick round(share × answerable) questions to make unanswerable by deleting their gold documents.
 
@@ -152,6 +171,7 @@ class RunConfig(BaseModel):
     engine: str
     mode: Mode
     limit: int | None
+    sample: int | None = Field(None, description="Questions drawn at random (seeded) instead of the first N.")
     unanswerable_share: float
     seed: int
     judge: str | None = Field(None, description="Engine of the LLM judge for groundedness; None = lexical.")
@@ -376,6 +396,7 @@ def run_answers_eval(
     engine: EngineName | None = None,
     mode: Mode = "hybrid",
     limit: int | None = None,
+    sample: int | None = None,
     unanswerable_share: float = 0.2,
     seed: int = 0,
     judge_engine: str | None = None,
@@ -384,7 +405,7 @@ def run_answers_eval(
     progress: Progress | None = None,
     assistant_factory: Callable[..., Any] | None = None,
 ) -> AnswerReport:
-    """Ask every (or the first `limit`) question and score it; see the module docstring.
+    """Ask every question (or the first `limit`, or a seeded `sample`) and score it; see the module docstring.
 
     `assistant_factory(settings, tenant, searcher=..., chat_model=..., engine=...)` defaults to
     `assistant.service.Assistant`; tests may pass another with the same signature.
@@ -392,10 +413,8 @@ def run_answers_eval(
     from retriever.embeddings import embeddings_from_settings
 
     started = time.perf_counter()
-    if limit is not None and limit < 1:
-        raise ValueError("--limit は 1 以上で指定してください / limit must be >= 1")
     dataset = load_dataset(dataset_dir)
-    questions = dataset.questions[:limit] if limit is not None else list(dataset.questions)
+    questions = select_questions(dataset.questions, limit=limit, sample=sample, seed=seed)
     if not questions:
         raise ValueError("評価できる質問がありません / the dataset has no questions")
     plan = plan_unanswerable(questions, unanswerable_share, seed)
@@ -458,6 +477,7 @@ def run_answers_eval(
         engine=engine_name,
         mode=mode,
         limit=limit,
+        sample=sample,
         unanswerable_share=unanswerable_share,
         seed=seed,
         judge=judge_engine,

@@ -38,6 +38,10 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 def eval_answers(
     dataset_dir: Annotated[Path, typer.Argument(help="データセットのフォルダ / dataset folder")],
     limit: Annotated[int | None, typer.Option("--limit", help="先頭 N 問だけ / first N questions")] = None,
+    sample: Annotated[
+        int | None,
+        typer.Option("--sample", help="N 問を無作為抽出（--seed で再現） / N questions drawn at random (seeded)"),
+    ] = None,
     mode: Annotated[str, typer.Option("--mode", help="検索モード dense | bm25 | hybrid")] = "hybrid",
     engine: Annotated[
         str | None, typer.Option("--engine", help="local | extractive | openai（既定: 設定の chat_engine）")
@@ -87,13 +91,17 @@ def eval_answers(
         raise _fail("--support-threshold は 0 より大きく 1 以下です / threshold must be in (0, 1]")
     if limit is not None and limit < 1:
         raise _fail("--limit は 1 以上で指定してください / limit must be >= 1")
+    if sample is not None and sample < 1:
+        raise _fail("--sample は 1 以上で指定してください / sample must be >= 1")
+    if limit is not None and sample is not None:
+        raise _fail("--limit と --sample は同時に指定できません / use --limit or --sample, not both")
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
     try:
         with progress:
             task = progress.add_task("回答評価 / answering", total=None)
             result = run_answers_eval(
-                dataset_dir, settings, engine=engine, mode=mode, limit=limit,  # type: ignore[arg-type]
+                dataset_dir, settings, engine=engine, mode=mode, limit=limit, sample=sample,  # type: ignore[arg-type]
                 unanswerable_share=unanswerable_share, seed=seed, judge_engine=judge, support_method=support,
                 support_threshold=support_threshold,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),

@@ -195,7 +195,8 @@ def _config_rows(report: AnswerReport) -> list[tuple[str, str]]:
         ("chat model", c.chat_model or "–"),
         ("embedding model", c.embedding_model),
         ("questions (unanswerable, errors)", f"{report.n_questions} ({report.n_unanswerable}, {report.n_errors})"),
-        ("unanswerable share / seed / limit", f"{c.unanswerable_share} / {c.seed} / {c.limit or 'all'}"),
+        ("unanswerable share / seed / questions", f"{c.unanswerable_share} / {c.seed} / "
+         + (f"random {c.sample}" if c.sample else f"first {c.limit}" if c.limit else "all")),
         ("groundedness check", f"judge={c.judge}" if c.judge else f"{c.support_method} ≥ {c.support_threshold}"),
         ("git commit", f"{c.git_commit or 'unknown'}{' (dirty)' if c.git_dirty else ''}"),
         ("created", report.created_at),

@@ -9,7 +9,13 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from assistant.answer import AnswerError, AnswerPipeline
-from assistant.citations import attach_missing_markers, check_support, cited_numbers, clean_markers
+from assistant.citations import (
+    anchor_evidence,
+    attach_missing_markers,
+    check_support,
+    cited_numbers,
+    clean_markers,
+)
 from assistant.condense import condense, heuristic_condense
 from assistant.extractive import compose
 from assistant.schemas import ABSTENTION_MESSAGE, AnswerRequest, ChatMessage
@@ -126,6 +132,16 @@ def test_model_saying_not_in_documents_abstains(searcher: HybridSearcher) -> Non
     assert answer.abstained and answer.citations == []
 
 
+def test_model_abstaining_on_a_fully_covered_question_gets_the_quoted_evidence(searcher: HybridSearcher) -> None:
+    """Every word of the question is in one passage: the small model's "not found" is overruled."""
+    answer = pipeline(searcher, scripted("資料に記載がありません。"), engine="local").answer(
+        AnswerRequest(question="防災行政無線の更新はいつまでに完了しますか")
+    )
+    assert not answer.abstained
+    assert answer.engine == "extractive" and answer.fallback == "model_abstained"
+    assert "令和5年度" in answer.answer and answer.citations[0].doc_id == "bousai.md"
+
+
 def test_follow_up_is_condensed_before_retrieval(searcher: HybridSearcher) -> None:
     history = [
         ChatMessage(role="user", content="自主防災組織の結成率の目標は"),
@@ -160,6 +176,22 @@ def test_support_check_and_marker_attachment() -> None:
     assert report.sentences == 2 and report.supported == 1
     attached = attach_missing_markers("町立図書館は月曜日が休館日です。", passages)
     assert attached == "町立図書館は月曜日が休館日です[2]。"
+
+
+def test_evidence_passage_is_cited_where_it_holds_the_answer() -> None:
+    passages = {
+        1: passage("ラオスは東南アジアの国。首都はヴィエンチャンである。", "lead.md"),
+        2: passage("ラオスの首都ヴィエンチャンはメコン川に面し、1563年に遷都された。", "capital.md"),
+    }
+    question = "ラオスの首都はどこ？"
+    assert anchor_evidence("ラオスの首都はヴィエンチャンである[1]。", question, 2, passages) == (
+        "ラオスの首都はヴィエンチャンである[1][2]。"
+    )
+    # What the sentence adds (東南アジアの国) is not in the evidence passage: left alone.
+    assert anchor_evidence("ラオスは東南アジアの国である[1]。", question, 2, passages) == "ラオスは東南アジアの国である[1]。"
+    # Already cited, or uncited sentences: unchanged.
+    assert anchor_evidence("首都はヴィエンチャン[2]。", question, 2, passages) == "首都はヴィエンチャン[2]。"
+    assert anchor_evidence("首都はヴィエンチャン。", question, 2, passages) == "首都はヴィエンチャン。"
 
 
 def test_extractive_compose_reads_as_japanese() -> None:

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.schemas import Answer, AnswerEvent, AnswerRequest, Citation
-from evals.answers import PlannedQuestion, ask, plan_unanswerable, score_question
+from evals.answers import PlannedQuestion, ask, plan_unanswerable, score_question, select_questions
 from evals.datasets import Question, load_dataset
 from evals.report import load_report
 from evals.retrieval import EVAL_TENANT, index_dir
@@ -81,6 +81,17 @@ def test_plan_is_seeded_and_partial_removal_keeps_the_rest() -> None:
             break
     else:
         pytest.fail("no seed removed d alone; the partial-removal case went untested")
+
+
+def test_select_first_or_a_seeded_sample_in_dataset_order() -> None:
+    assert [q.id for q in select_questions(QUESTIONS, limit=2)] == ["q1", "q2"]
+    picked = select_questions(QUESTIONS, sample=3, seed=5)
+    assert len(picked) == 3 and picked == sorted(picked, key=QUESTIONS.index)
+    assert select_questions(QUESTIONS, sample=3, seed=5) == picked
+    assert len({tuple(q.id for q in select_questions(QUESTIONS, sample=3, seed=s)) for s in range(10)}) > 1
+    assert select_questions(QUESTIONS, sample=50) == QUESTIONS
+    with pytest.raises(ValueError):
+        select_questions(QUESTIONS, limit=2, sample=2)
 
 
 def test_plan_extremes_and_bad_share() -> None:
@@ -218,6 +229,8 @@ def test_eval_answers_bad_input(settings: Settings, tmp_path) -> None:
         (["--mode", "fuzzy"], "--mode"),
         (["--unanswerable-share", "2"], "0〜1"),
         (["--limit", "0"], "--limit"),
+        (["--sample", "0"], "--sample"),
+        (["--limit", "3", "--sample", "3"], "同時に"),
         (["--judge", "extractive"], "--judge"),
     ):
         result = _run("eval", "answers", str(MINI), *args)
