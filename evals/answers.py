@@ -89,8 +89,8 @@ def select_questions(
 ) -> list[Question]:
     """The first `limit` questions, or `sample` drawn at random with `seed` (kept in dataset order).
 
-    Datasets list questions grouped by source (JSQuAD by article), so the first N of a slow engine's
-    run cover a few topics; a seeded sample is representative and still reproducible.
+    The head of a file need not be typical (jsquad-valid's first 80 questions are harder than the
+    whole set); a seeded sample is representative and still reproducible.
     """
     if limit is not None and sample is not None:
         raise ValueError("--limit と --sample は同時に指定できません / use --limit or --sample, not both")
