@@ -7,6 +7,7 @@ cites a passage that does not say what it wrote is caught the same way (issue #5
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.schemas import Citation
@@ -88,37 +89,38 @@ def check_support(text: str, passages: dict[int, Passage], threshold: float = SU
     return report
 
 
-def attach_missing_markers(text: str, passages: dict[int, Passage], threshold: float = SUPPORT_THRESHOLD) -> str:
-    """Add `[n]` to uncited sentences that one passage clearly supports (small models forget markers)."""
-    out: list[str] = []
-    for line in text.split("\n"):
-        pieces = re.split(r"(?<=[。！？])", line)
-        rebuilt = []
-        for piece in pieces:
-            if not piece.strip() or cited_numbers(piece) or len(compact(piece)) < 4:
-                rebuilt.append(piece)
-                continue
-            best, best_recall = None, 0.0
-            for number, passage in passages.items():
-                recall = bigram_recall(piece, [passage.text])
-                if recall > best_recall:
-                    best, best_recall = number, recall
-            if best is not None and best_recall >= threshold:
-                piece = _with_marker(piece, best)
-            rebuilt.append(piece)
-        out.append("".join(rebuilt))
-    return "\n".join(out)
-
-
-# Share of a sentence's new content (bigrams not already in the question) the evidence passage must hold.
-EVIDENCE_THRESHOLD = 0.6
-
-
 def _with_marker(sentence: str, number: int) -> str:
     stripped = sentence.rstrip()
     end = stripped[-1] if stripped and stripped[-1] in "。！？" else ""
     body = stripped[: len(stripped) - len(end)] if end else stripped
     return f"{body}[{number}]{end}" + sentence[len(stripped) :]
+
+
+def _rewrite_sentences(text: str, rewrite: Callable[[str], str]) -> str:
+    """Apply `rewrite` to every sentence piece (split after 。！？, per line), keeping everything else as is."""
+    return "\n".join(
+        "".join(rewrite(piece) for piece in re.split(r"(?<=[。！？])", line)) for line in text.split("\n")
+    )
+
+
+def attach_missing_markers(text: str, passages: dict[int, Passage], threshold: float = SUPPORT_THRESHOLD) -> str:
+    """Add `[n]` to uncited sentences that one passage clearly supports (small models forget markers)."""
+
+    def attach(piece: str) -> str:
+        if not piece.strip() or cited_numbers(piece) or len(compact(piece)) < 4:
+            return piece
+        best, best_recall = None, 0.0
+        for number, passage in passages.items():
+            recall = bigram_recall(piece, [passage.text])
+            if recall > best_recall:
+                best, best_recall = number, recall
+        return _with_marker(piece, best) if best is not None and best_recall >= threshold else piece
+
+    return _rewrite_sentences(text, attach)
+
+
+# Share of a sentence's new content (bigrams not already in the question) the evidence passage must hold.
+EVIDENCE_THRESHOLD = 0.6
 
 
 def anchor_evidence(
@@ -135,18 +137,15 @@ def anchor_evidence(
         return text
     source = char_bigrams(passages[evidence].text)
     asked = char_bigrams(question)
-    out: list[str] = []
-    for line in text.split("\n"):
-        rebuilt = []
-        for piece in re.split(r"(?<=[。！？])", line):
-            numbers = cited_numbers(piece)
-            if numbers and evidence not in numbers:
-                new = char_bigrams(strip_markers(piece)) - asked
-                if new and len(new & source) / len(new) >= threshold:
-                    piece = _with_marker(piece, evidence)
-            rebuilt.append(piece)
-        out.append("".join(rebuilt))
-    return "\n".join(out)
+
+    def anchor(piece: str) -> str:
+        numbers = cited_numbers(piece)
+        if not numbers or evidence in numbers:
+            return piece
+        new = char_bigrams(strip_markers(piece)) - asked
+        return _with_marker(piece, evidence) if new and len(new & source) / len(new) >= threshold else piece
+
+    return _rewrite_sentences(text, anchor)
 
 
 def to_citation(n: int, passage: Passage, excerpt_chars: int = 300) -> Citation:
