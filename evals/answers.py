@@ -84,6 +84,15 @@ class UnanswerablePlan(BaseModel):
     chosen_ids: list[str] = Field(description="Questions picked by the seed (others may follow: shared gold).")
 
 
+def check_selection(limit: int | None, sample: int | None) -> None:
+    """Reject what `select_questions` cannot do, with the message the CLI shows (ValueError)."""
+    if limit is not None and sample is not None:
+        raise ValueError("--limit と --sample は同時に指定できません / use --limit or --sample, not both")
+    for name, value in (("--limit", limit), ("--sample", sample)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} は 1 以上で指定してください / {name} must be >= 1")
+
+
 def select_questions(
     questions: Sequence[Question], *, limit: int | None = None, sample: int | None = None, seed: int = 0
 ) -> list[Question]:
@@ -92,11 +101,7 @@ def select_questions(
     The head of a file need not be typical (jsquad-valid's first 80 questions are harder than the
     whole set); a seeded sample is representative and still reproducible.
     """
-    if limit is not None and sample is not None:
-        raise ValueError("--limit と --sample は同時に指定できません / use --limit or --sample, not both")
-    for name, value in (("--limit", limit), ("--sample", sample)):
-        if value is not None and value < 1:
-            raise ValueError(f"{name} は 1 以上で指定してください / {name} must be >= 1")
+    check_selection(limit, sample)
     if sample is not None and sample < len(questions):
         keep = set(random.Random(seed).sample(range(len(questions)), sample))
         return [q for i, q in enumerate(questions) if i in keep]

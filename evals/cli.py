@@ -23,16 +23,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from yakuba.cli_common import err, fail, load_settings
+
 ENGINES = ("local", "extractive", "openai")
 SUPPORT_METHODS = ("tokens", "bigrams")
 
 console = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]エラー:[/] {message}")
-    return typer.Exit(code)
 
 
 def eval_answers(
@@ -68,33 +64,27 @@ def eval_answers(
     ] = None,
 ) -> None:
     """回答の品質を測定（正解・引用・根拠・回答保留・応答時間） / measure answer quality on a dataset."""
-    from evals.answers import run_answers_eval
+    from evals.answers import check_selection, run_answers_eval
     from evals.datasets import DatasetError
     from retriever.search import MODES
-    from yakuba.settings import get_settings
 
-    try:
-        settings = get_settings()
-    except Exception as exc:  # noqa: BLE001 - invalid env/toml becomes a readable message
-        raise _fail(f"設定が正しくありません / invalid settings: {exc}") from exc
+    settings = load_settings()
     if mode not in MODES:
-        raise _fail(f"--mode は dense / bm25 / hybrid のいずれかです: {mode!r}")
+        raise fail(f"--mode は dense / bm25 / hybrid のいずれかです: {mode!r}")
     if engine is not None and engine not in ENGINES:
-        raise _fail(f"--engine は local / extractive / openai のいずれかです: {engine!r}")
+        raise fail(f"--engine は local / extractive / openai のいずれかです: {engine!r}")
     if judge is not None and judge not in ("local", "openai"):
-        raise _fail(f"--judge は local / openai のいずれかです: {judge!r}")
+        raise fail(f"--judge は local / openai のいずれかです: {judge!r}")
     if support not in SUPPORT_METHODS:
-        raise _fail(f"--support は tokens / bigrams のいずれかです: {support!r}")
+        raise fail(f"--support は tokens / bigrams のいずれかです: {support!r}")
     if not 0 <= unanswerable_share <= 1:
-        raise _fail("--unanswerable-share は 0〜1 で指定してください / share must be 0-1")
+        raise fail("--unanswerable-share は 0〜1 で指定してください / share must be 0-1")
     if not 0 < support_threshold <= 1:
-        raise _fail("--support-threshold は 0 より大きく 1 以下です / threshold must be in (0, 1]")
-    if limit is not None and limit < 1:
-        raise _fail("--limit は 1 以上で指定してください / limit must be >= 1")
-    if sample is not None and sample < 1:
-        raise _fail("--sample は 1 以上で指定してください / sample must be >= 1")
-    if limit is not None and sample is not None:
-        raise _fail("--limit と --sample は同時に指定できません / use --limit or --sample, not both")
+        raise fail("--support-threshold は 0 より大きく 1 以下です / threshold must be in (0, 1]")
+    try:
+        check_selection(limit, sample)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
     try:
@@ -107,10 +97,10 @@ def eval_answers(
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     except DatasetError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - model/store/config failures end with one readable line
         message = getattr(exc, "message_ja", None)
-        raise _fail(f"{message} / {exc}" if message else f"{type(exc).__name__}: {exc}", code=1) from exc
+        raise fail(f"{message} / {exc}" if message else f"{type(exc).__name__}: {exc}", code=1) from exc
     if report is not None:
         from evals.report import write_report
 
@@ -146,11 +136,11 @@ def eval_compare(
     from evals.report import ReportError
 
     if not 100 <= n_boot <= 1_000_000:
-        raise _fail("--n-boot は 100〜1000000 で指定してください / n-boot must be 100-1000000")
+        raise fail("--n-boot は 100〜1000000 で指定してください / n-boot must be 100-1000000")
     try:
         comparison, written = run_compare(report_a, report_b, out_dir=out, n_boot=n_boot, seed=seed)
     except (ReportError, ValueError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     for warning in comparison.warnings:
         err.print(f"[yellow]! {warning}[/]")
     if as_json:

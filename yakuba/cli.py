@@ -52,8 +52,6 @@ TenantOption = Annotated[
 ]
 
 
-
-
 def _tenant(settings: Settings, tenant: str | None) -> str:
     try:
         return validate_tenant(tenant) if tenant else settings.default_tenant
