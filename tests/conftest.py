@@ -78,6 +78,14 @@ def e5_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)  # ~0.5 GB; pytest would keep it for three runs
 
 
+def hardlink_copy(source: Path, target: Path) -> Path:
+    """A cheap copy of a built model folder (hard links), safe because files are replaced, never edited."""
+    import shutil
+
+    shutil.copytree(source, target, copy_function=os.link)
+    return target
+
+
 def free_port() -> int:
     """A loopback port nothing listens on now (tests that start real servers)."""
     with socket.socket() as sock:

