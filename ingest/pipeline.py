@@ -23,6 +23,7 @@ from ingest.chunk import chunk_document, chunk_ids
 from ingest.clean import clean_pages
 from ingest.loaders import SUPPORTED_SUFFIXES, load_path
 from ingest.minutes import detect_doc_type, wareki_to_iso
+from retriever.embeddings import model_identity
 from retriever.store import DocumentRecord, TenantStore
 from yakuba.settings import Settings
 from yakuba.types import Chunk, DocType, DocumentLoadError, LoadedDocument
@@ -157,7 +158,7 @@ def discover(paths: Sequence[Path]) -> list[InputPath]:
 def ingest_signature(settings: Settings) -> str:
     """What must match for an unchanged file to be skipped: chunking and the embedding model."""
     key = json.dumps(
-        [PIPELINE_VERSION, settings.chunk_size, settings.chunk_overlap, settings.embedding_model],
+        [PIPELINE_VERSION, settings.chunk_size, settings.chunk_overlap, model_identity(settings.embedding_model)],
         ensure_ascii=False,
     )
     return hashlib.sha256(key.encode()).hexdigest()[:16]

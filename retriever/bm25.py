@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import count, islice
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,18 @@ class _Built:
             hit[inside] = self.pairs[position[inside]] == keys[inside]
             columns.extend((position[hit] + len(self.vocab)).tolist())
         return columns
+
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Chunk id → row, built on first use (frozen dataclasses still allow cached_property)."""
+        return {chunk_id: row for row, chunk_id in enumerate(self.ids)}
+
+    def doc_types(self, chunk_ids: Iterable[str]) -> dict[str, str]:
+        """Document type of each known chunk id (ids without one are left out)."""
+        names = {code: name for name, code in self.doc_type_codes.items()}
+        rows = self.row_of
+        found = {cid: names.get(int(self.doc_type[rows[cid]])) for cid in chunk_ids if cid in rows}
+        return {cid: name for cid, name in found.items() if name is not None}
 
     def mask(self, filters: SearchFilters | None) -> np.ndarray | None:
         """Boolean row mask for the filters; the same rules as `retriever.filters.matches`."""
@@ -484,6 +497,10 @@ class BM25Index:
         rows = built.bm25.scores["indices"][indptr[column] : indptr[column + 1]]
         present = set(np.unique(built.doc_id[rows]).tolist())
         return {d for d in doc_ids if built.doc_id_codes.get(d) in present}
+
+    def doc_types(self, chunk_ids: Iterable[str]) -> dict[str, str]:
+        """Document type of each known chunk id, from the in-memory column (fusion weighs by it)."""
+        return self.ensure_built().doc_types(chunk_ids)
 
     def matching_ids(self, filters: SearchFilters | None) -> set[str] | None:
         """Ids of the chunks passing `filters` (None when nothing is filtered), from in-memory columns:

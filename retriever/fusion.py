@@ -7,6 +7,8 @@ text they are close), so the balance is tuned on dev data rather than fixed at 1
 
 Ties are broken by first appearance (lists in the order given, then rank), so results are
 deterministic. A list whose weight is 0 is ignored; a name missing from `weights` weighs 1.0.
+`id_weights` overrides a list's weight for single ids: a retriever can be trusted more on some
+documents than on others (the council-tuned dense model on minutes, for one).
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ def _sorted(scores: dict[str, float]) -> list[tuple[str, float]]:
     return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
 
 
+IdWeights = Mapping[str, Mapping[str, float]]  # list name -> {id: weight used instead of the list's}
+
+
 def weighted_rrf(
-    rankings: Mapping[str, Ranking], weights: Mapping[str, float], k: int = 60
+    rankings: Mapping[str, Ranking], weights: Mapping[str, float], k: int = 60, id_weights: IdWeights | None = None
 ) -> list[tuple[str, float]]:
     """Weighted reciprocal rank fusion: score(d) = Σ_lists w · 1 / (k + rank(d)), rank from 1.
 
@@ -43,15 +48,24 @@ def weighted_rrf(
     fused: dict[str, float] = {}
     for name, ranking in rankings.items():
         weight = _weight(weights, name)
-        if weight == 0:
+        overrides = _overrides(id_weights, name)
+        if weight == 0 and not overrides:
             continue
         seen: set[str] = set()
         for rank, (doc_id, _score) in enumerate(ranking, start=1):
             if doc_id in seen:
                 continue
             seen.add(doc_id)
-            fused[doc_id] = fused.get(doc_id, 0.0) + weight / (k + rank)
+            if (id_weight := overrides.get(doc_id, weight)) > 0:  # weight 0 ignores the id, as for lists
+                fused[doc_id] = fused.get(doc_id, 0.0) + id_weight / (k + rank)
     return _sorted(fused)
+
+
+def _overrides(id_weights: IdWeights | None, name: str) -> dict[str, float]:
+    overrides = dict((id_weights or {}).get(name, {}))
+    for doc_id, weight in overrides.items():
+        _weight({doc_id: weight}, doc_id)  # same validation as list weights
+    return overrides
 
 
 def _normalise(scores: list[float], method: str) -> list[float]:
@@ -73,6 +87,7 @@ def weighted_score_fusion(
     rankings: Mapping[str, Ranking],
     weights: Mapping[str, float],
     normalization: Literal["minmax", "zscore"] = "minmax",
+    id_weights: IdWeights | None = None,
 ) -> list[tuple[str, float]]:
     """Weighted sum of per-list normalised scores (min-max to [0, 1], or z-scores).
 
@@ -80,20 +95,24 @@ def weighted_score_fusion(
     list's lowest normalised score (0 for min-max), i.e. "no better than its worst hit"; an id
     repeated within a list keeps its first (best) score.
     """
-    per_list: list[tuple[float, dict[str, float], float]] = []
+    per_list: list[tuple[float, dict[str, float], dict[str, float], float]] = []
     every_id: dict[str, None] = {}
     for name, ranking in rankings.items():
         weight = _weight(weights, name)
+        overrides = _overrides(id_weights, name)
         first: dict[str, float] = {}
         for doc_id, score in ranking:
             first.setdefault(doc_id, float(score))
-        if weight == 0 or not first:
+        if (weight == 0 and not overrides) or not first:
             continue
         normalised = dict(zip(first, _normalise(list(first.values()), normalization), strict=True))
-        per_list.append((weight, normalised, min(normalised.values())))
+        per_list.append((weight, overrides, normalised, min(normalised.values())))
         every_id.update(dict.fromkeys(first))
     fused = {
-        doc_id: sum(weight * scores.get(doc_id, floor) for weight, scores, floor in per_list)
+        doc_id: sum(
+            overrides.get(doc_id, weight) * scores.get(doc_id, floor)
+            for weight, overrides, scores, floor in per_list
+        )
         for doc_id in every_id
     }
     return _sorted(fused)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Literal
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -11,6 +12,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, Field
 
+from retriever.embeddings import COUNCIL_MODEL
 from retriever.filters import SearchFilters, chroma_where_is_exact, matches, to_chroma_where
 from retriever.fusion import weighted_rrf, weighted_score_fusion
 from retriever.store import TenantStore
@@ -68,20 +70,39 @@ class SearchResult(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
+# Dense weights per document type that come with a model (tuned per dev set with a 2-fold check,
+# benchmarks/tune_fusion.py): the council model beats BM25 on minutes (kiryu-r4 0.78 vs 0.74 nDCG@10)
+# but not on other text (jsquad-valid 0.88 vs 0.94), where the global dense weight stays.
+MODEL_DOC_TYPE_WEIGHTS: dict[str, dict[str, float]] = {COUNCIL_MODEL: {"議会会議録": 3.0}}
+
+
 class FusionConfig(BaseModel):
     """Fusion weights; defaults come from tuning on the dev sets (see README)."""
 
     method: Literal["rrf", "minmax"] = "minmax"
     dense_weight: float = 0.25
     bm25_weight: float = 1.0
+    # The dense weight for chunks of these document types instead of `dense_weight`.
+    dense_weight_by_doc_type: dict[str, float] = Field(default_factory=dict)
     rrf_k: int = 60
     candidates: int = 50
 
-    def fuse(self, rankings: dict[str, list[tuple[str, float]]]) -> list[tuple[str, float]]:
+    def fuse(
+        self, rankings: dict[str, list[tuple[str, float]]], doc_types: Mapping[str, str] | None = None
+    ) -> list[tuple[str, float]]:
+        """`doc_types` (chunk id → type) lets `dense_weight_by_doc_type` apply; without it every
+        dense hit gets `dense_weight`."""
         weights = {"dense": self.dense_weight, "bm25": self.bm25_weight}
+        by_type = self.dense_weight_by_doc_type
+        id_weights = None
+        if by_type and doc_types:
+            dense_ids = {cid for cid, _ in rankings.get("dense", [])}
+            id_weights = {
+                "dense": {cid: by_type[t] for cid, t in doc_types.items() if t in by_type and cid in dense_ids}
+            }
         if self.method == "minmax":
-            return weighted_score_fusion(rankings, weights, "minmax")
-        return weighted_rrf(rankings, weights, k=self.rrf_k)
+            return weighted_score_fusion(rankings, weights, "minmax", id_weights=id_weights)
+        return weighted_rrf(rankings, weights, k=self.rrf_k, id_weights=id_weights)
 
     @classmethod
     def from_settings(cls, settings) -> FusionConfig:  # type: ignore[no-untyped-def]
@@ -89,6 +110,11 @@ class FusionConfig(BaseModel):
             method=settings.fusion_method,
             dense_weight=settings.fusion_dense_weight,
             bm25_weight=settings.fusion_bm25_weight,
+            dense_weight_by_doc_type=(
+                MODEL_DOC_TYPE_WEIGHTS.get(settings.embedding_model, {})
+                if settings.fusion_dense_weight_by_doc_type is None
+                else settings.fusion_dense_weight_by_doc_type
+            ),
             rrf_k=settings.fusion_rrf_k,
             candidates=settings.fusion_candidates,
         )
@@ -187,14 +213,22 @@ class HybridSearcher:
         rankings: dict[str, list[tuple[str, float]]] = {}
         if mode in ("dense", "hybrid"):
             start = time.perf_counter()
-            rankings["dense"] = self._dense(text, n, filters)  # dense models read whole questions
+            # Stock models read whole questions best; models tuned on topics read the content.
+            content = getattr(self.embeddings, "query_form", "question") == "content"
+            rankings["dense"] = self._dense(normalized if content else text, n, filters)
             timings["dense"] = (time.perf_counter() - start) * 1000
         if mode in ("bm25", "hybrid"):
             start = time.perf_counter()
             rankings["bm25"] = self.store.bm25.search(normalized, n, filters)  # boilerplate only adds noise
             timings["bm25"] = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
-        fused = self.fusion.fuse(rankings)[:k] if mode == "hybrid" else rankings[mode][:k]
+        if mode == "hybrid":
+            doc_types = None
+            if self.fusion.dense_weight_by_doc_type:
+                doc_types = self.store.bm25.doc_types(cid for cid, _ in rankings["dense"])
+            fused = self.fusion.fuse(rankings, doc_types)[:k]
+        else:
+            fused = rankings[mode][:k]
         passages = self._hydrate(fused, rankings)
         timings["fusion"] = (time.perf_counter() - start) * 1000
         timings["total"] = sum(timings.values())

@@ -22,6 +22,7 @@ from chromadb.api.models.Collection import Collection
 from pydantic import BaseModel, Field
 
 from retriever.bm25 import BM25Index
+from retriever.embeddings import model_identity
 from yakuba.settings import Settings, validate_tenant
 from yakuba.types import Chunk, DocType
 
@@ -122,7 +123,7 @@ class TenantStore:
         return cls(
             make_client(settings),
             tenant,
-            embedding_model=settings.embedding_model if check_model else None,
+            embedding_model=model_identity(settings.embedding_model) if check_model else None,
             bm25_root=settings.bm25_path,
         )
 

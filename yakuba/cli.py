@@ -340,13 +340,13 @@ eval_app.command("compare")(eval_compare)
 def reindex(tenant: TenantOption = None) -> None:
     """登録済みチャンクを現在の埋め込みモデルで再計算 / re-embed stored chunks with the configured model."""
     from ingest.pipeline import ingest_signature
-    from retriever.embeddings import EmbeddingModelError, embeddings_from_settings
+    from retriever.embeddings import EmbeddingModelError, embeddings_from_settings, model_identity
     from retriever.store import StoreError
 
     settings = load_settings()
     tenant_name = _tenant(settings, tenant)
     store = _open_store(settings, tenant_name, with_model=False)
-    store.embedding_model = settings.embedding_model
+    store.embedding_model = model_identity(settings.embedding_model)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err)
     try:
@@ -392,7 +392,7 @@ def train_embeddings(
     minutes_path = minutes or DEFAULT_MINUTES
     if not Path(minutes_path).is_file():
         raise fail(f"学習用の会議録が見つかりません: {minutes_path} / training minutes not found")
-    if kind == "e5-council":  # GPU if present (under a minute), else about 3 hours on 2 cores
+    if kind == "e5-council":  # GPU if present (under a minute), else about 4.5 hours on 2 cores
         from retriever.e5_lora import main as e5_lora_main
 
         e5_lora_main(["train", str(output_dir or Path("models/e5-council-lora")), "--minutes", str(minutes_path),

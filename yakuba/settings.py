@@ -49,8 +49,9 @@ class Settings(BaseSettings):
     default_tenant: str = "default"
 
     embedding_model: str = Field(
-        "multilingual-e5-small",
-        description="A sentence-transformers name or path, or an alias of a model shipped in a package.",
+        "multilingual-e5-small-council",
+        description="A sentence-transformers name or path, or an alias of a model shipped in a package "
+        "(multilingual-e5-small-council = multilingual-e5-small + the committed council-minutes adapter).",
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     embedding_device: str = "cpu"
@@ -59,6 +60,11 @@ class Settings(BaseSettings):
     )
     query_prompt: str | None = Field(None, description="Prefix for queries; None = the model's own.")
     passage_prompt: str | None = Field(None, description="Prefix for passages; None = the model's own.")
+    dense_query: Literal["auto", "question", "content"] = Field(
+        "auto",
+        description="What the dense model reads: the question as asked, or its content with request "
+        "boilerplate stripped (as BM25 does); auto = content for models trained on topic-style queries.",
+    )
 
     # --- assistant/: answer engines -------------------------------------------------------------
     chat_engine: Literal["local", "extractive", "openai"] = Field(
@@ -104,6 +110,11 @@ class Settings(BaseSettings):
     # Japanese text BM25 over Sudachi tokens is the stronger half; dense breaks ties and adds recall.
     fusion_method: Literal["rrf", "minmax"] = Field("minmax", description="Weighted RRF or min-max score fusion.")
     fusion_dense_weight: float = Field(0.25, ge=0, description="Weight of the dense list in fusion.")
+    # None = the embedding model's own (retriever.search.MODEL_DOC_TYPE_WEIGHTS): the council model
+    # beats BM25 on minutes, so minutes chunks trust it more; {} = fusion_dense_weight everywhere.
+    fusion_dense_weight_by_doc_type: dict[str, float] | None = Field(
+        None, description="Dense weight for chunks of these document types instead of fusion_dense_weight."
+    )
     fusion_bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 list in fusion.")
     fusion_rrf_k: int = Field(60, ge=1, description="RRF constant k: larger flattens rank differences.")
     fusion_candidates: int = Field(50, ge=1, le=1000, description="Candidates taken from each list.")
@@ -116,6 +127,14 @@ class Settings(BaseSettings):
     @classmethod
     def _tenant_ok(cls, value: str) -> str:
         return validate_tenant(value)
+
+    @field_validator("fusion_dense_weight_by_doc_type")
+    @classmethod
+    def _type_weights_ok(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        bad = {name: weight for name, weight in (value or {}).items() if not weight >= 0}
+        if bad:
+            raise ValueError(f"重みは0以上で指定してください: {bad} / weights must be >= 0")
+        return value
 
     @field_validator("chunk_overlap")
     @classmethod
