@@ -40,6 +40,7 @@ import numpy as np
 from retriever.static_model import (
     DEFAULT_MINUTES,
     DEFAULT_QUESTIONS,
+    EXCLUDED_SLUG_PREFIXES,
     iter_minutes,
     topic_speech_pairs,
 )
@@ -54,9 +55,6 @@ BUILD_MARKER = "yakuba_lora.json"
 PAD_ID, EOS_ID = 1, 2
 MIN_REFERENCE_COSINE = 0.999
 VALIDATION_PREFIX = "r3-"
-# r4 is the dev set (kiryu-r4); r5, the newest year in the training files, is the likeliest held-out
-# year, so neither its speeches nor its published topics are ever trained on.
-EXCLUDED_SLUG_PREFIXES = ("r4-", "r5-")
 # How staff ask about a member's question; one is drawn per pair so the model learns the topic, not a form.
 QUERY_TEMPLATES = (
     "{t}",

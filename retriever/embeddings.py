@@ -85,15 +85,20 @@ def resolve_model(name_or_path: str, *, build: bool = True) -> str:
 
 
 def model_identity(name_or_path: str) -> str:
-    """The name a store and the eval cache record for a model. The council alias also names its
-    committed adapter's hash, so a store embedded with an older adapter asks for `yakuba reindex`
-    instead of being searched with vectors from another model."""
-    if name_or_path != COUNCIL_MODEL:
-        return name_or_path
-    from retriever.e5_lora import ADAPTER_DIR, ADAPTER_FILE
+    """The name a store and the eval cache record for a model. Models this project trains (the
+    council adapter, the committed static model) also name their weights' hash, so a store embedded
+    with older weights asks for `yakuba reindex` instead of being searched with mismatched vectors."""
+    if name_or_path == COUNCIL_MODEL:
+        from retriever.e5_lora import ADAPTER_DIR, ADAPTER_FILE
 
-    adapter = ADAPTER_DIR / ADAPTER_FILE
-    return f"{name_or_path}@{_file_sha256(str(adapter), adapter.stat().st_mtime_ns)[:12]}" if adapter.is_file() else name_or_path
+        weights = ADAPTER_DIR / ADAPTER_FILE
+    elif name_or_path in REPO_MODELS:
+        weights = REPO_ROOT / REPO_MODELS[name_or_path] / "model.safetensors"
+    else:
+        return name_or_path
+    if not weights.is_file():
+        return name_or_path
+    return f"{name_or_path}@{_file_sha256(str(weights), weights.stat().st_mtime_ns)[:12]}"
 
 
 @lru_cache(maxsize=8)

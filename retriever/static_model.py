@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 
 TRAINING_DIR = (shared_dir() or PROJECT_ROOT.parent / "shared") / "training"
 DEFAULT_MINUTES = TRAINING_DIR / "kiryu-minutes-h15-r5.jsonl.gz"
-# Session slugs never trained on: 令和4年 (2022) is the kiryu-r4 development set.
-EXCLUDED_SLUG_PREFIXES: tuple[str, ...] = ("r4-",)
+# Session slugs never trained on: 令和4年 (2022) is the kiryu-r4 development set; 令和5年 (2023), the
+# newest year in the training files, is the likeliest held-out year.
+EXCLUDED_SLUG_PREFIXES: tuple[str, ...] = ("r4-", "r5-")
 DEFAULT_QUESTIONS = TRAINING_DIR / "kiryu-questions-h27-r5.json.gz"
 SPECIAL_TOKENS = ("<unk>",)
 

