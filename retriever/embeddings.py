@@ -109,8 +109,8 @@ def _file_sha256(path: str, mtime_ns: int) -> str:  # mtime in the key: a replac
 
 
 def default_query_form(model_path: str) -> QueryForm:
-    """Stock models read the whole question best (measured: e5 on kiryu-r4 loses 0.04 nDCG on
-    stripped queries); the council model learned from topics and gains 0.02 from them (README)."""
+    """Stock models read the whole question best (stock e5 on kiryu-r4: dense nDCG@10 −0.036 on
+    stripped queries); the council model learned from topics (kiryu-r4 hybrid +0.019, README)."""
     return "content" if (Path(model_path) / CONTENT_QUERY_MARKER).is_file() else "question"
 
 
