@@ -95,11 +95,8 @@ class FusionConfig(BaseModel):
         weights = {"dense": self.dense_weight, "bm25": self.bm25_weight}
         by_type = self.dense_weight_by_doc_type
         id_weights = None
-        if by_type and doc_types:
-            dense_ids = {cid for cid, _ in rankings.get("dense", [])}
-            id_weights = {
-                "dense": {cid: by_type[t] for cid, t in doc_types.items() if t in by_type and cid in dense_ids}
-            }
+        if by_type and doc_types:  # an override only touches ids the dense list holds
+            id_weights = {"dense": {cid: by_type[t] for cid, t in doc_types.items() if t in by_type}}
         if self.method == "minmax":
             return weighted_score_fusion(rankings, weights, "minmax", id_weights=id_weights)
         return weighted_rrf(rankings, weights, k=self.rrf_k, id_weights=id_weights)
