@@ -129,12 +129,16 @@ class AnswerPipeline:
         }
         if not retrieved:
             notices.append("検索対象の資料が見つかりませんでした / no documents matched")
-        if not relevance.answerable(self.min_coverage):
-            reason = "low_relevance"
-            if relevance.missing_places and relevance.coverage >= self.min_coverage:
-                reason = "place_not_found"
+        reason = relevance.abstain_reason(self.min_coverage)
+        if reason is not None:
+            if reason == "place_not_found":
                 names = "、".join(relevance.missing_places)
                 notices.append(f"「{names}」について書かれた資料が見つかりませんでした / no document names {names}")
+            elif reason == "member_question_not_found":
+                notices.append(
+                    "この件についての議員の質問の発言が見つかりませんでした（答弁のみ） / "
+                    "no member's question on this topic was found, only officials' answers"
+                )
             answer = self._abstain(base, timings, started, reason=reason)
             yield AnswerEvent(type="token", text=answer.answer)
             yield AnswerEvent(type="answer", answer=answer)

@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, Field, computed_field
 
-from yakuba.types import DocType
+from yakuba.types import MEMBER_ROLE, DocType
 
 # --------------------------------------------------------------------------------------------
 # 和暦 (Japanese era dates)
@@ -250,7 +250,7 @@ def _clean_role(raw: str) -> tuple[str, int | None] | None:
     seat = _SEAT_ROLE.match(role)
     if seat:
         number = _to_int(seat.group("seat"))
-        return ("議員", number) if number else None
+        return (MEMBER_ROLE, number) if number else None
     if re.search(r"[0-9、。「」『』:：;；!?！？]", role) or not _ROLE_SUFFIX.search(role):
         return None
     return role, None

@@ -18,6 +18,7 @@ from assistant.citations import (
 )
 from assistant.condense import condense, heuristic_condense
 from assistant.extractive import compose
+from assistant.relevance import assess
 from assistant.schemas import ABSTENTION_MESSAGE, AnswerRequest, ChatMessage
 from assistant.service import Assistant
 from ingest.pipeline import Ingestor
@@ -25,6 +26,7 @@ from retriever.filters import SearchFilters
 from retriever.search import HybridSearcher, Passage
 from retriever.store import TenantStore
 from yakuba.settings import Settings
+from yakuba.types import MEMBER_ROLE
 
 from .conftest import ROOT
 
@@ -235,3 +237,23 @@ def test_place_names_are_found_in_questions() -> None:
     assert place_names("当別町の総合計画の計画期間は") == ["当別町"]
     assert place_names("ラオスの首都はどこ？") == ["ラオス"]
     assert place_names("防災行政無線の更新はいつまでに完了しますか") == []
+
+
+AOPATO = (
+    "青色防犯パトロール団体（青パト）について（青パトの概要と自治会との関係、桐生市をはじめ、近隣市町村の青パトの推進団体、"
+    "青パトの車両の確保及び維持管理費）について、議会でどのような質問と答弁がありましたか。"
+)
+
+
+def test_council_question_on_real_minutes(searcher: HybridSearcher) -> None:
+    """A kiryu-style question about a day of minutes is answered from the member's speech; with the
+    members' speeches gone, the officials' answers alone make it abstain with its own reason."""
+    answer = pipeline(searcher).answer(AnswerRequest(question=AOPATO))
+    assert not answer.abstained
+    assert any(c.role == MEMBER_ROLE for c in answer.sources[:5])
+    passages = searcher.search(AOPATO, k=30).passages
+    bm25 = searcher.store.bm25
+    officials = [p for p in passages if p.role != MEMBER_ROLE][:5]
+    assert officials and any("青パト" in p.text for p in officials)
+    relevance = assess(AOPATO, officials, bm25.idf, bm25.documents_mentioning)
+    assert relevance.abstain_reason(0.6) == "member_question_not_found"

@@ -46,6 +46,11 @@ class DocType(StrEnum):
         )
 
 
+# The role every council member's speech gets in the minutes parser (seat numbers 「13番」 included), so
+# that the assistant can tell a member's question from an official's answer.
+MEMBER_ROLE = "議員"
+
+
 class PageText(BaseModel):
     """Text of one page (PDF) or one section of a document without pages."""
 
