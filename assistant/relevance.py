@@ -27,7 +27,7 @@ from sudachipy import SplitMode
 from retriever.search import Passage
 from retriever.tokenize import _dictionary as _place_dictionary
 from retriever.tokenize import query_normalize, tokenize
-from yakuba.types import MEMBER_ROLE
+from yakuba.types import QUESTIONER_ROLES
 
 # Calibrated on both dev sets with gold documents removed (benchmarks/calibrate_abstention.py, e5,
 # top 5 passages, with the place-name rule). Balanced accuracy (answer rate / abstain rate):
@@ -53,7 +53,7 @@ class Relevance(BaseModel):
     passage_coverage: list[float] = []
     head_coverage: list[float] | None = Field(None, description="per passage; None = no bracketed qualifier")
     by_member: list[bool] | None = Field(
-        None, description="per passage, spoken by a council member; None = the member rule does not apply"
+        None, description="per passage, spoken by a council member (議員, 委員); None = the rule does not apply"
     )
 
     def relevant_indexes(self, threshold: float, head_threshold: float = HEAD_MIN_COVERAGE) -> list[int]:
@@ -196,7 +196,7 @@ def assess(
             head_coverage = [round(coverage(head_tokens, p.text, head_weights), 4) for p in passages]
     by_member = None
     if asks_member_question(question) and any(p.role for p in passages):
-        by_member = [p.role == MEMBER_ROLE for p in passages]
+        by_member = [p.role in QUESTIONER_ROLES for p in passages]
     texts = [unicodedata.normalize("NFKC", p.text + " " + p.title) for p in passages]
     doc_ids = list(dict.fromkeys(p.doc_id for p in passages))
     missing = [name for name in places if not _place_found(name, texts, doc_ids, mentions)]

@@ -49,6 +49,10 @@ def test_only_officials_answers_do_not_say_what_a_member_asked() -> None:
     assert officials.abstain_reason(0.6, member_rule=False) is None
     both = assess(QUESTION, [speech(OFFICIAL_ANSWER, "保健福祉部長", 1), speech(MEMBER_SPEECH, MEMBER_ROLE, 2)])
     assert both.abstain_reason(0.6) is None
+    committee = assess(QUESTION, [speech(OFFICIAL_ANSWER, "保健福祉部長", 1), speech(MEMBER_SPEECH, "委員", 2)])
+    assert committee.abstain_reason(0.6) is None  # a committee member's 質疑 is a member's question too
+    chair = assess(QUESTION, [speech(OFFICIAL_ANSWER, "保健福祉部長", 1), speech(MEMBER_SPEECH, "委員長", 2)])
+    assert chair.abstain_reason(0.6) == "member_question_not_found"
 
 
 def test_member_rule_needs_a_question_about_questions_and_speakers() -> None:

@@ -49,6 +49,9 @@ class DocType(StrEnum):
 # The role every council member's speech gets in the minutes parser (seat numbers 「13番」 included), so
 # that the assistant can tell a member's question from an official's answer.
 MEMBER_ROLE = "議員"
+# Speakers who ask the questions: members in the plenary (議員) and in committee minutes (委員; the
+# chair is 委員長, a different role).
+QUESTIONER_ROLES = frozenset({MEMBER_ROLE, "委員"})
 
 
 class PageText(BaseModel):
