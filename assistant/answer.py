@@ -278,6 +278,7 @@ class AnswerPipeline:
             citations=[],
             engine=self.engine,
             fallback=None,
+            abstain_reason=reason,
             timings_ms=dict(timings),
             sources=sources,
             standalone_question=base["standalone_question"],

@@ -57,6 +57,11 @@ class Answer(BaseModel):
     )
     engine: str = Field(description="Engine that produced the final text (after any fallback).")
     fallback: str | None = Field(None, description="Why the extractive fallback replaced the model's answer.")
+    abstain_reason: str | None = Field(
+        None,
+        description="Why it abstained: low_relevance, place_not_found, member_question_not_found, "
+        "model_abstained, nothing_extractable.",
+    )
     standalone_question: str = Field("", description="The question as searched (follow-ups condensed).")
     notices: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)

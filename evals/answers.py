@@ -163,6 +163,7 @@ class QuestionRecord(BaseModel):
     abstained: bool
     engine: str | None = None
     fallback: str | None = None
+    abstain_reason: str | None = None
     citations: list[Citation] = Field(default_factory=list)
     cited_doc_ids: list[str] = Field(default_factory=list)
     scores: dict[str, float | None]
@@ -463,6 +464,7 @@ def run_answers_eval(
                     abstained=answer.abstained if answer else False,
                     engine=answer.engine if answer else None,
                     fallback=answer.fallback if answer else None,
+                    abstain_reason=answer.abstain_reason if answer else None,
                     citations=citations,
                     cited_doc_ids=list(dict.fromkeys(c.doc_id for c in citations)),
                     scores=scores,

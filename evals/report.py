@@ -81,6 +81,16 @@ def abstention_table(records: Sequence[QuestionRecord]) -> dict[str, dict[str, f
     }
 
 
+def abstain_reasons(records: Sequence[QuestionRecord]) -> dict[str, int]:
+    """How often each abstention reason occurred (answerable and unanswerable questions together)."""
+    counts: dict[str, int] = {}
+    for record in records:
+        if record.abstained:
+            name = record.abstain_reason or "unknown"
+            counts[name] = counts.get(name, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
 def _fmt(value: float | int | None, digits: int = 3) -> str:
     if value is None:
         return "–"
@@ -222,6 +232,9 @@ def render_markdown(report: AnswerReport) -> str:
     lines += ["", "## 回答保留 / abstention", "", "| questions | n | abstained | accuracy |", "|---|---:|---:|---:|"]
     for kind, row in abstention_table(report.questions).items():
         lines.append(f"| {kind} | {row['n']} | {row['abstained']} | {_fmt(row['accuracy'])} |")
+    reasons = abstain_reasons(report.questions)
+    if reasons:
+        lines += ["", "理由 / reasons: " + ", ".join(f"{name} {n}" for name, n in reasons.items())]
     table = breakdown(report.questions)
     lines += ["", "## 内訳 / breakdown", "", "| group | n | " + " | ".join(METRICS) + " |",
               "|---|---:|" + "---:|" * len(METRICS)]
@@ -233,7 +246,8 @@ def render_markdown(report: AnswerReport) -> str:
               "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report.questions:
         s = r.scores
-        answer = ("(保留) " if r.abstained else "") + (f"ERROR {r.error}" if r.error else r.answer)
+        held = f"(保留: {r.abstain_reason}) " if r.abstain_reason else "(保留) "
+        answer = (held if r.abstained else "") + (f"ERROR {r.error}" if r.error else r.answer)
         lines.append(
             f"| {_md_cell(r.id)} | {_md_cell(_short(r.question, 80))} | {_md_cell(_short(answer, 200))} | "
             f"{_md_cell(_citations_text(r))} | {_fmt(s['answer_contains'], 0)} | {_fmt(s['char_f1'], 2)} | "
@@ -275,7 +289,11 @@ def render_html(report: AnswerReport, images: dict[str, Path]) -> str:
     for kind, row in abstention_table(report.questions).items():
         parts.append(f"<tr><td>{e(kind)}</td><td class='num'>{row['n']}</td><td class='num'>{row['abstained']}</td>"
                      f"{_score_cell(float(row['accuracy']), 3)}</tr>")
-    parts.append("</table><h2>内訳 / breakdown</h2><table><tr><th>group</th><th>n</th>"
+    reasons = abstain_reasons(report.questions)
+    parts.append("</table>")
+    if reasons:
+        parts.append("<p>理由 / reasons: " + e(", ".join(f"{name} {n}" for name, n in reasons.items())) + "</p>")
+    parts.append("<h2>内訳 / breakdown</h2><table><tr><th>group</th><th>n</th>"
                  + "".join(f"<th>{m}</th>" for m in METRICS) + "</tr>")
     for name, row in breakdown(report.questions).items():
         parts.append(f"<tr><td>{e(name)}</td><td class='num'>{row['n']}</td>"

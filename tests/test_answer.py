@@ -71,7 +71,7 @@ def test_extractive_answer_cites_the_right_document(searcher: HybridSearcher) ->
 
 def test_unrelated_question_abstains_with_closest_sources(searcher: HybridSearcher) -> None:
     answer = pipeline(searcher).answer(AnswerRequest(question="国際宇宙ステーションの打ち上げ費用はいくらですか"))
-    assert answer.abstained
+    assert answer.abstained and answer.abstain_reason == "low_relevance"
     assert answer.answer.startswith(ABSTENTION_MESSAGE)
     assert answer.citations == [] and answer.sources
 
@@ -131,7 +131,7 @@ def test_model_saying_not_in_documents_abstains(searcher: HybridSearcher) -> Non
     answer = pipeline(searcher, scripted("資料に記載がありません。"), engine="local").answer(
         AnswerRequest(question="防災行政無線の更新費用の総額はいくらですか")
     )
-    assert answer.abstained and answer.citations == []
+    assert answer.abstained and answer.citations == [] and answer.abstain_reason == "model_abstained"
 
 
 def test_model_abstaining_on_a_fully_covered_question_gets_the_quoted_evidence(searcher: HybridSearcher) -> None:
@@ -225,7 +225,7 @@ def test_question_about_another_town_abstains(searcher: HybridSearcher) -> None:
     """The plan says 本町 without naming a town: a question naming 当別町 is not answered from it."""
     elsewhere = pipeline(searcher).answer(AnswerRequest(question="当別町の防災行政無線の更新はいつまでに完了しますか"))
     assert elsewhere.abstained
-    assert "abstained: place_not_found" in elsewhere.notices
+    assert "abstained: place_not_found" in elsewhere.notices and elsewhere.abstain_reason == "place_not_found"
     assert any("当別町" in notice for notice in elsewhere.notices)
     here = pipeline(searcher).answer(AnswerRequest(question="桐生市の防災行政無線の更新はいつまでに完了しますか"))
     assert not here.abstained  # 桐生市 is named in the minutes that were retrieved alongside
@@ -249,7 +249,7 @@ def test_council_question_on_real_minutes(searcher: HybridSearcher) -> None:
     """A kiryu-style question about a day of minutes is answered from the member's speech; with the
     members' speeches gone, the officials' answers alone make it abstain with its own reason."""
     answer = pipeline(searcher).answer(AnswerRequest(question=AOPATO))
-    assert not answer.abstained
+    assert not answer.abstained and answer.abstain_reason is None
     assert any(c.role == MEMBER_ROLE for c in answer.sources[:5])
     passages = searcher.search(AOPATO, k=30).passages
     bm25 = searcher.store.bm25

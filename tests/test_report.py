@@ -20,7 +20,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def _record(qid: str, *, contains: float | None, grounded: float | None = 1.0, should_abstain: bool = False,
             abstained: bool = False, group: str = "answerable", ttft: float = 100.0,
-            question: str = "質問") -> QuestionRecord:
+            question: str = "質問", reason: str | None = None) -> QuestionRecord:
     scores: dict[str, float | None] = dict.fromkeys(METRICS)
     scores.update(answer_contains=contains, char_f1=contains, citation_precision=contains, citation_recall=contains,
                   groundedness=grounded, abstention_accuracy=float(abstained == should_abstain))
@@ -30,6 +30,7 @@ def _record(qid: str, *, contains: float | None, grounded: float | None = 1.0, s
         answer="答えです[1]。" if not abstained else "確認できませんでした。", abstained=abstained,
         citations=[] if abstained else [Citation(n=1, doc_id="d1", title="文書1", excerpt="答えである。", score=1.0)],
         cited_doc_ids=[] if abstained else ["d1"], scores=scores, ttft_ms=ttft, total_ms=ttft * 2,
+        abstain_reason=reason if abstained else None,
     )
 
 
@@ -68,7 +69,10 @@ def test_write_report_folder(tmp_path: Path) -> None:
     records = [
         _record("a", contains=1.0, group="議会会議録", question="<script>alert(1)</script>の件"),
         _record("b", contains=0.0, group="計画"),
-        _record("c", contains=None, grounded=None, should_abstain=True, abstained=True, group="計画"),
+        _record("c", contains=None, grounded=None, should_abstain=True, abstained=True, group="計画",
+                reason="member_question_not_found"),
+        _record("e", contains=0.0, abstained=True, group="計画", reason="low_relevance"),
+        _record("f", contains=0.0, abstained=True, group="計画", reason="low_relevance"),
     ]
     report = _report(records)
     written = write_report(report, tmp_path / "r")
@@ -80,15 +84,18 @@ def test_write_report_folder(tmp_path: Path) -> None:
     assert load_report(tmp_path / "r") == report
     assert load_report(tmp_path / "r" / "report.json").summary() == report.summary()
     md = written["md"].read_text(encoding="utf-8")
-    assert "| answer_contains | 正解を含む | 0.500 | 2 |" in md
-    assert "| 計画 | 2 |" in md and "| 議会会議録 | 1 |" in md  # per-type breakdown
+    assert "| answer_contains | 正解を含む | 0.250 | 4 |" in md
+    assert "| 計画 | 4 |" in md and "| 議会会議録 | 1 |" in md  # per-type breakdown
     assert "![scores](scores.png)" in md
+    assert "理由 / reasons: low_relevance 2, member_question_not_found 1" in md
+    assert "(保留: member_question_not_found)" in md
     html = written["html"].read_text(encoding="utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;の件" in html and "<script>" not in html
     assert html.count("data:image/png;base64,") == 3  # plots embedded: the file stands alone
-    assert breakdown(records)["計画"] == {"n": 2, "answer_contains": 0.0, "char_f1": 0.0,
+    assert "理由 / reasons: low_relevance 2, member_question_not_found 1" in html
+    assert breakdown(records)["計画"] == {"n": 4, "answer_contains": 0.0, "char_f1": 0.0,
                                           "citation_precision": 0.0, "citation_recall": 0.0,
-                                          "groundedness": 1.0, "abstention_accuracy": 1.0}
+                                          "groundedness": 1.0, "abstention_accuracy": pytest.approx(0.5)}
 
 
 def test_load_report_errors(tmp_path: Path) -> None:
