@@ -42,7 +42,8 @@ DEFAULT_MIN_COVERAGE = 0.6
 HEAD_MIN_COVERAGE = 0.9
 
 _OPEN, _CLOSE = "（(", "）)"
-_ASKS_MEMBER_QUESTION = re.compile("質問|質疑")
+# 「議会で…質問」, 「一般質問」, 「質疑」: about what members asked, not 「よくある質問」 in an FAQ.
+_ASKS_MEMBER_QUESTION = re.compile("一般質問|代表質問|緊急質問|質疑|(議会|議員|委員会).*質問|質問.*(議会|議員|委員会)")
 
 
 class Relevance(BaseModel):

@@ -30,7 +30,9 @@ def test_split_qualifier_handles_nested_and_cut_off_brackets() -> None:
 def test_member_question_wording() -> None:
     assert asks_member_question(QUESTION)
     assert asks_member_question("一般質問で取り上げられた子育て支援は")
+    assert asks_member_question("議員からどんな質問が出ましたか")
     assert not asks_member_question("水沼診療所の再開時期は")
+    assert not asks_member_question("マイナンバーカードのよくある質問は")
 
 
 def test_topic_outside_brackets_makes_a_passage_relevant() -> None:
