@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 
 from pydantic import BaseModel, Field
 from sudachipy import SplitMode
@@ -165,11 +166,10 @@ def question_tokens(question: str) -> list[str]:
     return [t for t in dict.fromkeys(tokenize(normalized)) if not _is_interrogative(t)]
 
 
-def coverage(tokens: Sequence[str], passage_text: str, weights: dict[str, float] | None = None) -> float:
-    """Share of the question's words (weighted by idf when given) that the passage contains."""
+def coverage(tokens: Sequence[str], present: AbstractSet[str], weights: dict[str, float] | None = None) -> float:
+    """Share of the question's words (weighted by idf when given) among a passage's tokens."""
     if not tokens:
         return 0.0
-    present = set(tokenize(passage_text))
     weight = (lambda t: weights.get(t, 1.0)) if weights else (lambda t: 1.0)
     total = sum(weight(t) for t in tokens)
     return sum(weight(t) for t in tokens if t in present) / total if total else 0.0
@@ -186,7 +186,9 @@ def assess(
     place_tokens = {t for name in places for t in tokenize(name)}
     tokens = [t for t in question_tokens(question) if t not in place_tokens]
     weights = idf(tokens) if idf is not None and tokens else None
-    per_passage = [coverage(tokens, passage.text, weights) for passage in passages]
+    # Sudachi is the slow part: each passage is tokenised once, for both coverages below.
+    passage_tokens = [set(tokenize(passage.text)) for passage in passages]
+    per_passage = [coverage(tokens, present, weights) for present in passage_tokens]
     best_index = max(range(len(per_passage)), key=lambda i: (per_passage[i], -i)) if any(per_passage) else None
     head_coverage = None
     split = split_qualifier(question)
@@ -194,7 +196,7 @@ def assess(
         head_tokens = [t for t in question_tokens(split[0]) if t not in place_tokens]
         if head_tokens and len(head_tokens) < len(tokens):
             head_weights = idf(head_tokens) if idf is not None else None
-            head_coverage = [round(coverage(head_tokens, p.text, head_weights), 4) for p in passages]
+            head_coverage = [round(coverage(head_tokens, present, head_weights), 4) for present in passage_tokens]
     by_member = None
     if asks_member_question(question) and any(p.role for p in passages):
         by_member = [p.role in QUESTIONER_ROLES for p in passages]
