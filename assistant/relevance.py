@@ -82,9 +82,6 @@ class Relevance(BaseModel):
             return "member_question_not_found"
         return None
 
-    def answerable(self, threshold: float) -> bool:
-        return self.abstain_reason(threshold) is None
-
 
 def split_qualifier(question: str) -> tuple[str, str] | None:
     """(the question outside brackets, the bracketed text), or None when nothing is bracketed.

@@ -91,6 +91,11 @@ def abstain_reasons(records: Sequence[QuestionRecord]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
+def _reasons_line(records: Sequence[QuestionRecord]) -> str | None:
+    reasons = abstain_reasons(records)
+    return "理由 / reasons: " + ", ".join(f"{name} {n}" for name, n in reasons.items()) if reasons else None
+
+
 def _fmt(value: float | int | None, digits: int = 3) -> str:
     if value is None:
         return "–"
@@ -232,9 +237,9 @@ def render_markdown(report: AnswerReport) -> str:
     lines += ["", "## 回答保留 / abstention", "", "| questions | n | abstained | accuracy |", "|---|---:|---:|---:|"]
     for kind, row in abstention_table(report.questions).items():
         lines.append(f"| {kind} | {row['n']} | {row['abstained']} | {_fmt(row['accuracy'])} |")
-    reasons = abstain_reasons(report.questions)
+    reasons = _reasons_line(report.questions)
     if reasons:
-        lines += ["", "理由 / reasons: " + ", ".join(f"{name} {n}" for name, n in reasons.items())]
+        lines += ["", reasons]
     table = breakdown(report.questions)
     lines += ["", "## 内訳 / breakdown", "", "| group | n | " + " | ".join(METRICS) + " |",
               "|---|---:|" + "---:|" * len(METRICS)]
@@ -289,10 +294,10 @@ def render_html(report: AnswerReport, images: dict[str, Path]) -> str:
     for kind, row in abstention_table(report.questions).items():
         parts.append(f"<tr><td>{e(kind)}</td><td class='num'>{row['n']}</td><td class='num'>{row['abstained']}</td>"
                      f"{_score_cell(float(row['accuracy']), 3)}</tr>")
-    reasons = abstain_reasons(report.questions)
+    reasons = _reasons_line(report.questions)
     parts.append("</table>")
     if reasons:
-        parts.append("<p>理由 / reasons: " + e(", ".join(f"{name} {n}" for name, n in reasons.items())) + "</p>")
+        parts.append(f"<p>{e(reasons)}</p>")
     parts.append("<h2>内訳 / breakdown</h2><table><tr><th>group</th><th>n</th>"
                  + "".join(f"<th>{m}</th>" for m in METRICS) + "</tr>")
     for name, row in breakdown(report.questions).items():
