@@ -15,11 +15,12 @@ export ANONYMIZED_TELEMETRY ?= False
 export OMP_WAIT_POLICY ?= PASSIVE
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install browser run ingest test lint bench clean help
+.PHONY: install browser run ingest test test-fast lint lint-imports bench clean help
 
 help:
 	@echo "make run   - install, ingest corpora/, start the API and the staff UI (prints both URLs; Ctrl-C stops)"
-	@echo "make test  - install test dependencies and run the whole suite (ruff + pytest)"
+	@echo "make test  - install test dependencies and run the whole suite (ruff + import contracts + pytest)"
+	@echo "make test-fast - the unit tier only: no model build, server or browser (under a minute)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,9 +57,18 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 
+# import-linter over the package as the wheel lays it out (see tests/architecture/test_imports.py).
+lint-imports: install
+	$(BIN)/python -m pytest -q tests/architecture
+
 test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The unit tier: everything not marked slow, server or browser.
+test-fast: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow and not server and not browser"
 
 bench: install
 	$(BIN)/python benchmarks/ingest_throughput.py $(CORPORA)

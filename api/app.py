@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.audit import AuditLog
-from api.errors import install_error_handlers
-from api.keys import KeyStore
-from api.metrics import Metrics
-from api.middleware import BodyLimitMiddleware, ObserveMiddleware
-from api.routes import chat, documents, drafts, evals, openai_compat, search, system, transcribe
-from api.uploads import TenantLocks
 from yakuba import __version__
-from yakuba.settings import Settings, get_settings
+from yakuba.api.audit import AuditLog
+from yakuba.api.errors import install_error_handlers
+from yakuba.api.keys import KeyStore
+from yakuba.api.metrics import Metrics
+from yakuba.api.middleware import BodyLimitMiddleware, ObserveMiddleware
+from yakuba.api.routes import chat, documents, drafts, evals, openai_compat, search, system, transcribe
+from yakuba.api.uploads import TenantLocks
+from yakuba.core.settings import Settings, get_settings
 
 DESCRIPTION = """\
 Yakuba（役場）: 自治体の文書に基づいて回答する RAG アシスタントの API です。

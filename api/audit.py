@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from api.sqlite import connect
+from yakuba.api.sqlite import connect
 
 ExportFormat = Literal["csv", "jsonl"]
 MAX_QUESTION_CHARS = 2000
@@ -105,7 +105,7 @@ class AuditLog:
         text = question[:MAX_QUESTION_CHARS]
         if not self.mask_questions:
             return text, False
-        from assistant.pii import mask_pii
+        from yakuba.assistant.pii import mask_pii
 
         return mask_pii(text).text, True
 

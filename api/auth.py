@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.errors import ApiError
-from api.keys import ApiKey, KeyStore
+from yakuba.api.errors import ApiError
+from yakuba.api.keys import ApiKey, KeyStore
 
 
 class Permission(StrEnum):

@@ -9,12 +9,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.audit import AuditNote
-from api.auth import current_key
-from api.keys import ApiKey
-from api.metrics import Metrics
-from assistant.service import Assistant
-from yakuba.settings import Settings
+from yakuba.api.audit import AuditNote
+from yakuba.api.auth import current_key
+from yakuba.api.keys import ApiKey
+from yakuba.api.metrics import Metrics
+from yakuba.assistant.service import Assistant
+from yakuba.core.settings import Settings
 
 
 def get_settings(request: Request) -> Settings:

@@ -126,17 +126,17 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def _known_domain_errors() -> list[tuple[type[Exception], int, str]]:
     """Errors of the layers below that a user or operator can act on, with their HTTP status."""
-    from retriever.embeddings import EmbeddingModelError
-    from retriever.search import QueryError
-    from retriever.store import StoreError
+    from yakuba.retriever.embeddings import EmbeddingModelError
+    from yakuba.retriever.search import QueryError
+    from yakuba.retriever.store import StoreError
 
     found: list[tuple[type[Exception], int, str]] = [
         (QueryError, 400, "invalid_query"),
         (StoreError, 503, "store_unavailable"),
         (EmbeddingModelError, 503, "embedding_model_unavailable"),
     ]
-    from assistant.answer import AnswerError
-    from assistant.llm import LLMError
+    from yakuba.assistant.answer import AnswerError
+    from yakuba.assistant.llm import LLMError
 
     found.insert(0, (AnswerError, 400, "invalid_question"))
     found.append((LLMError, 503, "llm_unavailable"))

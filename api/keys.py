@@ -17,8 +17,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel
 
-from api.sqlite import connect
-from yakuba.settings import validate_tenant
+from yakuba.api.sqlite import connect
+from yakuba.core.settings import validate_tenant
 
 Role = Literal["staff", "pr", "admin", "evaluator"]
 ROLES: tuple[str, ...] = get_args(Role)

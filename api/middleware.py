@@ -12,9 +12,9 @@ import time
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.audit import AuditLog, AuditNote
-from api.errors import error_response, too_large
-from api.metrics import Metrics
+from yakuba.api.audit import AuditLog, AuditNote
+from yakuba.api.errors import error_response, too_large
+from yakuba.api.metrics import Metrics
 
 log = logging.getLogger("yakuba.api")
 UNAUDITED_PATHS = frozenset({"/healthz", "/metrics", "/docs", "/redoc", "/openapi.json", "/favicon.ico"})

@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.schemas import AnswerRequest, Citation
-from retriever.filters import SearchFilters
-from retriever.search import Mode, Passage, SearchResult
+from yakuba.assistant.schemas import AnswerRequest, Citation
+from yakuba.retriever.filters import SearchFilters
+from yakuba.retriever.search import Mode, Passage, SearchResult
 
 # --- /v1/chat ------------------------------------------------------------------------------------
 

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
-from ingest.pipeline import FileResult, Ingestor, InputPath
-from retriever.store import TenantStore
-from yakuba.settings import Settings
-from yakuba.types import DocType
+from yakuba.core.settings import Settings
+from yakuba.core.types import DocType
+from yakuba.ingest.pipeline import FileResult, Ingestor, InputPath
+from yakuba.retriever.store import TenantStore
 
 MAX_NAME_CHARS = 120
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
@@ -78,7 +78,7 @@ class UploadIngestor:
 
     def ingest(self, files: Iterable[tuple[str | None, BinaryIO]]) -> list[tuple[str, str, FileResult]]:
         """(client name, stored name, result) per file, in order."""
-        from retriever.embeddings import embeddings_from_settings
+        from yakuba.retriever.embeddings import embeddings_from_settings
 
         self.folder.mkdir(parents=True, exist_ok=True)
         incoming = self.folder / ".incoming"

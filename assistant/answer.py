@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.citations import (
+from yakuba.assistant.citations import (
     anchor_evidence,
     attach_missing_markers,
     check_support,
@@ -22,13 +22,13 @@ from assistant.citations import (
     clean_markers,
     to_citation,
 )
-from assistant.condense import condense
-from assistant.extractive import compose, select_sentences
-from assistant.prompts import MODEL_ABSTAIN_PHRASE, answer_messages, focus
-from assistant.relevance import DEFAULT_MIN_COVERAGE, assess
-from assistant.schemas import ABSTENTION_MESSAGE, Answer, AnswerEvent, AnswerRequest, Citation
-from assistant.text import compact
-from retriever.search import HybridSearcher, Passage, QueryError
+from yakuba.assistant.condense import condense
+from yakuba.assistant.extractive import compose, select_sentences
+from yakuba.assistant.prompts import MODEL_ABSTAIN_PHRASE, answer_messages, focus
+from yakuba.assistant.relevance import DEFAULT_MIN_COVERAGE, assess
+from yakuba.assistant.schemas import ABSTENTION_MESSAGE, Answer, AnswerEvent, AnswerRequest, Citation
+from yakuba.assistant.text import compact
+from yakuba.retriever.search import HybridSearcher, Passage, QueryError
 
 MAX_QUESTION_CHARS = 1000
 # An answer is kept when at least this share of its claim sentences is supported by what they cite.

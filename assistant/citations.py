@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.schemas import Citation
-from assistant.text import bigram_recall, char_bigrams, compact, split_sentences, truncate
-from retriever.search import Passage
+from yakuba.assistant.schemas import Citation
+from yakuba.assistant.text import bigram_recall, char_bigrams, compact, split_sentences, truncate
+from yakuba.retriever.search import Passage
 
 # [1] ［1］ 【1】 and lists such as [1, 2] / [1][2]; digits may be full-width before NFKC.
 MARKER = re.compile(r"[\[［【]\s*([0-9０-９]{1,2}(?:\s*[,，、]\s*[0-9０-９]{1,2})*)\s*[\]］】]")

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.prompts import condense_messages
-from assistant.schemas import ChatMessage
-from assistant.text import nfkc
+from yakuba.assistant.prompts import condense_messages
+from yakuba.assistant.schemas import ChatMessage
+from yakuba.assistant.text import nfkc
 
 # Words that lean on the previous turn: demonstratives, "the same", "then", "also".
 _ANAPHORA = re.compile(r"(それ|その|これ|この|あれ|あの|そこ|ここ|同じ|同様|前者|後者|上記|では|じゃあ|また|さらに|他に|ほかに)")

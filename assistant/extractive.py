@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.relevance import question_tokens
-from assistant.text import bigram_recall, compact, split_sentences, truncate
-from retriever.search import Passage
-from retriever.tokenize import tokenize
+from yakuba.assistant.relevance import question_tokens
+from yakuba.assistant.text import bigram_recall, compact, split_sentences, truncate
+from yakuba.retriever.search import Passage
+from yakuba.retriever.tokenize import tokenize
 
 MIN_SENTENCE_CHARS = 8
 MAX_SENTENCE_CHARS = 220

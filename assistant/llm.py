@@ -32,8 +32,8 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
-from assistant.gguf import GGUFError, resolve_gguf
-from yakuba.settings import Settings
+from yakuba.core.settings import Settings
+from yakuba.models.gguf import GGUFError, resolve_gguf
 
 if TYPE_CHECKING:
     from llama_cpp import Llama

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from assistant.schemas import ChatMessage
-from assistant.text import split_sentences, truncate
-from retriever.search import Passage
+from yakuba.assistant.schemas import ChatMessage
+from yakuba.assistant.text import split_sentences, truncate
+from yakuba.retriever.search import Passage
 
 MODEL_ABSTAIN_PHRASE = "資料に記載がありません"
 

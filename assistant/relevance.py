@@ -6,7 +6,7 @@ passage contains (lexical coverage over Sudachi tokens, each word weighted by it
 rare, telling words count most), which is absolute. The threshold is calibrated by benchmarks/calibrate_abstention.py on questions whose
 gold documents were removed from the index (see README for the numbers).
 
-Two refinements, calibrated on a 令和3年 council question set (benchmarks/council_question_set.py) and
+Two refinements, calibrated on a 令和3年 council question set (training/council_question_set.py) and
 checked on the dev sets:
 - A bracketed qualifier (「水沼診療所について（進捗状況、再開時期、スタッフ体制）」) lists details that a
   member's speech spreads over several passages; a passage that holds the whole topic outside the
@@ -25,10 +25,10 @@ from collections.abc import Set as AbstractSet
 from pydantic import BaseModel, Field
 from sudachipy import SplitMode
 
-from retriever.search import Passage
-from retriever.tokenize import _dictionary as _place_dictionary
-from retriever.tokenize import query_normalize, tokenize
-from yakuba.types import QUESTIONER_ROLES
+from yakuba.core.types import QUESTIONER_ROLES
+from yakuba.retriever.search import Passage
+from yakuba.retriever.tokenize import _dictionary as _place_dictionary
+from yakuba.retriever.tokenize import query_normalize, tokenize
 
 # Calibrated on both dev sets with gold documents removed (benchmarks/calibrate_abstention.py, e5,
 # top 5 passages, with the place-name rule). Balanced accuracy (answer rate / abstain rate):

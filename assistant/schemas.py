@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from retriever.filters import SearchFilters
+from yakuba.retriever.filters import SearchFilters
 
 ABSTENTION_MESSAGE = "ご質問の内容は、登録されている資料からは確認できませんでした。"
 

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answer import AnswerPipeline
-from assistant.schemas import Answer, AnswerEvent, AnswerRequest
-from retriever.filters import SearchFilters
-from retriever.search import HybridSearcher, Mode, Passage, SearchResult, open_searcher
-from yakuba.settings import Settings, validate_tenant
+from yakuba.assistant.answer import AnswerPipeline
+from yakuba.assistant.schemas import Answer, AnswerEvent, AnswerRequest
+from yakuba.core.settings import Settings, validate_tenant
+from yakuba.retriever.filters import SearchFilters
+from yakuba.retriever.search import HybridSearcher, Mode, Passage, SearchResult, open_searcher
 
 if TYPE_CHECKING:
-    from assistant.drafts.minutes import MinutesDraft, MinutesRequest
-    from assistant.drafts.pr_article import PRArticleDraft, PRArticleRequest
+    from yakuba.assistant.drafts.minutes import MinutesDraft, MinutesRequest
+    from yakuba.assistant.drafts.pr_article import PRArticleDraft, PRArticleRequest
 
 _UNSET = object()
 
@@ -57,7 +57,7 @@ class Assistant:
                 if self.engine == "extractive":
                     self._chat_model = None
                 else:
-                    from assistant.llm import chat_model_for
+                    from yakuba.assistant.llm import chat_model_for
 
                     self._chat_model = chat_model_for(self.settings, self.engine)
             return self._chat_model  # type: ignore[return-value]
@@ -66,7 +66,7 @@ class Assistant:
         """Personal data is masked before text leaves the machine (settings.pii_mask_remote)."""
         if self.engine != "openai" or not self.settings.pii_mask_remote:
             return None
-        from assistant.pii import mask_pii
+        from yakuba.assistant.pii import mask_pii
 
         return lambda text: mask_pii(text).text
 
@@ -77,7 +77,7 @@ class Assistant:
         elif chosen == "extractive":
             model = None
         else:
-            from assistant.llm import chat_model_for
+            from yakuba.assistant.llm import chat_model_for
 
             model = chat_model_for(self.settings, chosen)
         return AnswerPipeline(
@@ -108,12 +108,12 @@ class Assistant:
 
     # -- drafting -----------------------------------------------------------------------------
     def draft_minutes(self, request: MinutesRequest) -> MinutesDraft:
-        from assistant.drafts.minutes import draft_minutes
+        from yakuba.assistant.drafts.minutes import draft_minutes
 
         return draft_minutes(request, self.chat_model, mask=self._mask())
 
     def draft_pr_article(self, request: PRArticleRequest) -> PRArticleDraft:
-        from assistant.drafts.pr_article import draft_pr_article
+        from yakuba.assistant.drafts.pr_article import draft_pr_article
 
         return draft_pr_article(request, self.chat_model, self.search_passages, mask=self._mask())
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from retriever.tokenize import tokenize
+from yakuba.retriever.tokenize import tokenize
 
 DAMPING = 0.85
 

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from yakuba.text import split_sentences as shared_split_sentences
+from yakuba.core.text import split_sentences as shared_split_sentences
 
 _SPACE = re.compile(r"\s+")
 _PUNCT = re.compile(r"[\s、。，．,.!！?？・「」『』（）()\[\]［］【】〔〕“”\"'：:；;…‥ー―-]+")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from yakuba.settings import Settings
+from yakuba.core.settings import Settings
 
 SAMPLE_RATE = 16_000
 AUDIO_SUFFIXES = frozenset(
@@ -181,7 +181,7 @@ def transcribe(
     Silence is skipped by the Silero VAD, and each segment is decoded without the previous text as
     prompt: with a small model that conditioning mostly spreads one mistake into endless repeats.
     """
-    from assistant.whisper_model import WhisperModelError, load_whisper
+    from yakuba.models.whisper import WhisperModelError, load_whisper
 
     total_start = time.perf_counter()
     _check_language(language)

@@ -33,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 import uvicorn  # noqa: E402
 
-from api.app import create_app  # noqa: E402
-from yakuba.settings import Settings  # noqa: E402
+from yakuba.api.app import create_app  # noqa: E402
+from yakuba.core.settings import Settings  # noqa: E402
 
 WARM_UP = "南国市の図書館について教えてください。"
 QUESTIONS = [
@@ -49,9 +49,9 @@ DOCUMENTS = [ROOT / "corpora" / "南国市" / "議案第12号_南国市立図書
 
 
 def build_home(home: Path, settings: Settings, tenant: str) -> None:
-    from ingest.pipeline import Ingestor, InputPath
-    from retriever.embeddings import embeddings_from_settings
-    from retriever.store import TenantStore
+    from yakuba.ingest.pipeline import Ingestor, InputPath
+    from yakuba.retriever.embeddings import embeddings_from_settings
+    from yakuba.retriever.store import TenantStore
 
     store = TenantStore.open(settings, tenant)
     try:

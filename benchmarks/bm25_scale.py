@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evals.datasets import load_dataset  # noqa: E402
-from evals.metrics import percentile  # noqa: E402
-from retriever.bm25 import BM25Index  # noqa: E402
-from retriever.filters import SearchFilters  # noqa: E402
-from yakuba.paths import shared_dir  # noqa: E402
+from yakuba.core.paths import shared_dir  # noqa: E402
+from yakuba.evals.datasets import load_dataset  # noqa: E402
+from yakuba.evals.metrics import percentile  # noqa: E402
+from yakuba.retriever.bm25 import BM25Index  # noqa: E402
+from yakuba.retriever.filters import SearchFilters  # noqa: E402
 
 
 def make_chunks(texts: list[str], n: int, size: int = 400) -> list[str]:

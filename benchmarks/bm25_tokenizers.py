@@ -25,10 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evals.datasets import Dataset, load_dataset  # noqa: E402
-from evals.metrics import mrr_at_k, ndcg_at_k, recall_at_k  # noqa: E402
-from retriever.bm25 import BM25Index  # noqa: E402
-from retriever.tokenize import (  # noqa: E402
+from yakuba.core.paths import shared_dir  # noqa: E402
+from yakuba.evals.datasets import Dataset, load_dataset  # noqa: E402
+from yakuba.evals.metrics import mrr_at_k, ndcg_at_k, recall_at_k  # noqa: E402
+from yakuba.retriever.bm25 import BM25Index  # noqa: E402
+from yakuba.retriever.tokenize import (  # noqa: E402
     DROP_POS,
     STOPWORDS,
     TOKENIZER_VERSION,
@@ -37,7 +38,6 @@ from retriever.tokenize import (  # noqa: E402
     normalize_text,
     split_for_sudachi,
 )
-from yakuba.paths import shared_dir  # noqa: E402
 
 
 class FugashiTokenizer:

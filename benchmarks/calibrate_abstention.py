@@ -10,7 +10,7 @@ measured on the other), so the default is not tuned to one set alone. `--head` a
 two council-question refinements (topic outside brackets, member's speech; see assistant.relevance)
 at the default coverage threshold; "eval" is the accuracy `yakuba eval answers` would report with its
 default 20 % of questions made unanswerable. The thresholds were chosen on a 令和3年 set that no
-model was trained on (benchmarks/council_question_set.py r3 /tmp/kiryu-r3). Usage:
+model was trained on (training/council_question_set.py r3 /tmp/kiryu-r3). Usage:
 
     .venv/bin/python benchmarks/calibrate_abstention.py /tmp/kiryu-r3 ../shared/datasets/kiryu-r4 \
         ../shared/datasets/jsquad-valid [--head] [--limit N]
@@ -27,12 +27,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.relevance import DEFAULT_MIN_COVERAGE, Relevance, assess  # noqa: E402
-from evals.datasets import load_dataset  # noqa: E402
-from evals.retrieval import open_index  # noqa: E402
-from retriever.embeddings import embeddings_from_settings  # noqa: E402
-from retriever.search import FusionConfig, HybridSearcher  # noqa: E402
-from yakuba.settings import Settings  # noqa: E402
+from yakuba.assistant.relevance import DEFAULT_MIN_COVERAGE, Relevance, assess  # noqa: E402
+from yakuba.core.settings import Settings  # noqa: E402
+from yakuba.evals.datasets import load_dataset  # noqa: E402
+from yakuba.evals.retrieval import open_index  # noqa: E402
+from yakuba.retriever.embeddings import embeddings_from_settings  # noqa: E402
+from yakuba.retriever.search import FusionConfig, HybridSearcher  # noqa: E402
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
 HEAD_THRESHOLDS = [0.6, 0.7, 0.8, 0.9, 1.0, 1.01]  # 1.01: the topic rule off

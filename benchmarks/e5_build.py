@@ -26,8 +26,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retriever.e5_build import build_e5_model, load_e5_model, verify_e5_model  # noqa: E402
-from yakuba.paths import shared_dir  # noqa: E402
+from yakuba.core.paths import shared_dir  # noqa: E402
+from yakuba.models.e5 import build_e5_model, load_e5_model, verify_e5_model  # noqa: E402
 
 DEFAULT_DATASET = (shared_dir() or ROOT.parent / "shared") / "datasets" / "jsquad-valid"
 

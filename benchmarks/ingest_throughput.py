@@ -16,14 +16,14 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ingest.chunk import chunk_document  # noqa: E402
-from ingest.clean import clean_pages  # noqa: E402
-from ingest.loaders import load_path  # noqa: E402
-from ingest.pipeline import Ingestor, _resolve_doc_type, discover  # noqa: E402
-from retriever.embeddings import embeddings_from_settings  # noqa: E402
-from retriever.store import TenantStore  # noqa: E402
-from yakuba.settings import Settings  # noqa: E402
-from yakuba.types import DocumentLoadError  # noqa: E402
+from yakuba.core.settings import Settings  # noqa: E402
+from yakuba.core.types import DocumentLoadError  # noqa: E402
+from yakuba.ingest.chunk import chunk_document  # noqa: E402
+from yakuba.ingest.clean import clean_pages  # noqa: E402
+from yakuba.ingest.loaders import load_path  # noqa: E402
+from yakuba.ingest.pipeline import Ingestor, _resolve_doc_type, discover  # noqa: E402
+from yakuba.retriever.embeddings import embeddings_from_settings  # noqa: E402
+from yakuba.retriever.store import TenantStore  # noqa: E402
 
 
 def main() -> None:

@@ -62,16 +62,16 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from langchain_core.embeddings import Embeddings  # noqa: E402
 
-from evals.metrics import percentile  # noqa: E402
-from ingest.chunk import chunk_document, chunk_ids  # noqa: E402
-from ingest.clean import split_sentences  # noqa: E402
-from retriever.embeddings import embeddings_from_settings  # noqa: E402
-from retriever.filters import SearchFilters  # noqa: E402
-from retriever.search import FusionConfig, HybridSearcher  # noqa: E402
-from retriever.store import TenantStore  # noqa: E402
-from yakuba.paths import shared_dir  # noqa: E402
-from yakuba.settings import Settings  # noqa: E402
-from yakuba.types import Chunk, DocType, LoadedDocument, PageText  # noqa: E402
+from yakuba.core.paths import shared_dir  # noqa: E402
+from yakuba.core.settings import Settings  # noqa: E402
+from yakuba.core.types import Chunk, DocType, LoadedDocument, PageText  # noqa: E402
+from yakuba.evals.metrics import percentile  # noqa: E402
+from yakuba.ingest.chunk import chunk_document, chunk_ids  # noqa: E402
+from yakuba.ingest.clean import split_sentences  # noqa: E402
+from yakuba.retriever.embeddings import embeddings_from_settings  # noqa: E402
+from yakuba.retriever.filters import SearchFilters  # noqa: E402
+from yakuba.retriever.search import FusionConfig, HybridSearcher  # noqa: E402
+from yakuba.retriever.store import TenantStore  # noqa: E402
 
 DIM = 384  # multilingual-e5-small / MiniLM
 MIN_CHARS, MAX_CHARS = 300, 500

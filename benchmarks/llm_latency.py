@@ -28,8 +28,8 @@ from langchain_core.messages import HumanMessage, SystemMessage  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from assistant.llm import LlamaCppChatModel, chat_model_for, load_llama  # noqa: E402
-from yakuba.settings import Settings  # noqa: E402
+from yakuba.assistant.llm import LlamaCppChatModel, chat_model_for, load_llama  # noqa: E402
+from yakuba.core.settings import Settings  # noqa: E402
 
 SYSTEM = (
     "あなたは町役場の職員を支援するアシスタントです。以下の資料だけを根拠に、日本語で簡潔に答えてください。"

@@ -24,11 +24,11 @@ from langchain_chroma import Chroma  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
 from langchain_text_splitters import RecursiveCharacterTextSplitter  # noqa: E402
 
-from evals.datasets import load_dataset  # noqa: E402
-from evals.metrics import dedupe, percentile, ranking_metrics  # noqa: E402
-from evals.retrieval import run_retrieval_eval  # noqa: E402
-from retriever.embeddings import embeddings_from_settings  # noqa: E402
-from yakuba.settings import Settings  # noqa: E402
+from yakuba.core.settings import Settings  # noqa: E402
+from yakuba.evals.datasets import load_dataset  # noqa: E402
+from yakuba.evals.metrics import dedupe, percentile, ranking_metrics  # noqa: E402
+from yakuba.evals.retrieval import run_retrieval_eval  # noqa: E402
+from yakuba.retriever.embeddings import embeddings_from_settings  # noqa: E402
 
 
 def naive_langchain(dataset_dir: Path, settings: Settings, k: int, limit: int | None) -> dict[str, float]:

@@ -24,9 +24,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evals.retrieval import run_retrieval_eval  # noqa: E402
-from retriever.embeddings import SentenceTransformerEmbeddings  # noqa: E402
-from yakuba.settings import Settings  # noqa: E402
+from yakuba.core.settings import Settings  # noqa: E402
+from yakuba.evals.retrieval import run_retrieval_eval  # noqa: E402
+from yakuba.retriever.embeddings import SentenceTransformerEmbeddings  # noqa: E402
 
 E5 = str(Settings.model_fields["embedding_model"].default)  # the reference: the default e5 model
 

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from assistant import whisper_model  # noqa: E402
-from assistant.transcribe import character_error_rate, transcribe  # noqa: E402
 from tests.data.make_clip import CLIPS, encode, synthesize  # noqa: E402
-from yakuba.settings import Settings  # noqa: E402
+from yakuba.assistant.transcribe import character_error_rate, transcribe  # noqa: E402
+from yakuba.core.settings import Settings  # noqa: E402
+from yakuba.models import whisper as whisper_model  # noqa: E402
 
 
 def main() -> None:

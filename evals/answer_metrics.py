@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from assistant.schemas import ABSTENTION_MESSAGE, Citation
+from yakuba.assistant.schemas import ABSTENTION_MESSAGE, Citation
 
 # `[1]`, `[1][2]`, `[1, 2]`, `[1、2]` and their full-width forms (NFKC folds ［１］ to [1]).
 MARKER = re.compile(r"\[(\d+(?:\s*[,，、]\s*\d+)*)\]")
@@ -195,7 +195,7 @@ def char_bigrams(text: str) -> set[str]:
 
 
 def _content_tokens(text: str) -> set[str]:
-    from retriever.tokenize import tokenize  # SudachiPy: loaded only when groundedness runs
+    from yakuba.retriever.tokenize import tokenize  # SudachiPy: loaded only when groundedness runs
 
     return set(tokenize(strip_markers(text)))
 

@@ -23,8 +23,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from assistant.schemas import Answer, AnswerRequest, Citation, EngineName
-from evals.answer_metrics import (
+from yakuba.assistant.schemas import Answer, AnswerRequest, Citation, EngineName
+from yakuba.core.paths import PROJECT_ROOT
+from yakuba.core.settings import Settings
+from yakuba.evals.answer_metrics import (
     Judge,
     SentenceSupport,
     abstention_correct,
@@ -36,13 +38,11 @@ from evals.answer_metrics import (
     mean_defined,
     sentence_support,
 )
-from evals.datasets import QUESTIONS_FILE, Dataset, Question, corpus_hash, load_dataset
-from evals.metrics import percentile
-from evals.retrieval import EVAL_TENANT, index_dir, open_index
-from retriever.search import FusionConfig, HybridSearcher, Mode, SearchResult, set_query_threads
-from retriever.store import TenantStore
-from yakuba.paths import PROJECT_ROOT
-from yakuba.settings import Settings
+from yakuba.evals.datasets import QUESTIONS_FILE, Dataset, Question, corpus_hash, load_dataset
+from yakuba.evals.metrics import percentile
+from yakuba.evals.retrieval import EVAL_TENANT, index_dir, open_index
+from yakuba.retriever.search import FusionConfig, HybridSearcher, Mode, SearchResult, set_query_threads
+from yakuba.retriever.store import TenantStore
 
 REPORT_VERSION = 1
 METRICS: tuple[str, ...] = (
@@ -416,7 +416,7 @@ def run_answers_eval(
     `assistant_factory(settings, tenant, searcher=..., chat_model=..., engine=...)` defaults to
     `assistant.service.Assistant`; tests may pass another with the same signature.
     """
-    from retriever.embeddings import embeddings_from_settings
+    from yakuba.retriever.embeddings import embeddings_from_settings
 
     started = time.perf_counter()
     dataset = load_dataset(dataset_dir)
@@ -427,7 +427,7 @@ def run_answers_eval(
     engine_name: str = engine or settings.chat_engine
     chat_model, judge = _models(settings, engine_name, judge_engine)
     if assistant_factory is None:
-        from assistant.service import Assistant
+        from yakuba.assistant.service import Assistant
 
         assistant_factory = Assistant
     key = group_key(dataset)
@@ -523,14 +523,14 @@ def _plain(value: Any) -> Any:
 
 def _models(settings: Settings, engine: str, judge_engine: str | None) -> tuple[Any, Judge | None]:
     """The chat model for the engine (None for extractive) and the optional LLM judge."""
-    from assistant.llm import chat_model_for
+    from yakuba.assistant.llm import chat_model_for
 
     chat_model = None if engine == "extractive" else chat_model_for(settings, engine)
     if judge_engine is None:
         return chat_model, None
     if judge_engine == "extractive":
         raise ValueError("判定には local か openai を指定してください / the judge needs a model: local or openai")
-    from evals.answer_metrics import llm_judge
+    from yakuba.evals.answer_metrics import llm_judge
 
     judge_model = chat_model if judge_engine == engine and chat_model is not None else chat_model_for(
         settings, judge_engine

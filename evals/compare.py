@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, Field
 
-from evals.answers import METRICS, AnswerReport
-from evals.report import load_report
+from yakuba.evals.answers import METRICS, AnswerReport
+from yakuba.evals.report import load_report
 
 COMPARE_JSON = "compare.json"
 COMPARE_MD = "compare.md"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from evals.answer_metrics import mean_defined
-from evals.answers import LATENCIES, METRICS, AnswerReport, QuestionRecord
+from yakuba.evals.answer_metrics import mean_defined
+from yakuba.evals.answers import LATENCIES, METRICS, AnswerReport, QuestionRecord
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"

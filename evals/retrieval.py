@@ -15,13 +15,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from evals.datasets import Dataset, corpus_hash, load_dataset
-from evals.metrics import dedupe, percentile, ranking_metrics
-from ingest.pipeline import Ingestor, ingest_signature
-from retriever.embeddings import embeddings_from_settings
-from retriever.search import FusionConfig, HybridSearcher, Mode, set_query_threads
-from retriever.store import TenantStore
-from yakuba.settings import Settings
+from yakuba.core.settings import Settings
+from yakuba.evals.datasets import Dataset, corpus_hash, load_dataset
+from yakuba.evals.metrics import dedupe, percentile, ranking_metrics
+from yakuba.ingest.pipeline import Ingestor, ingest_signature
+from yakuba.retriever.embeddings import embeddings_from_settings
+from yakuba.retriever.search import FusionConfig, HybridSearcher, Mode, set_query_threads
+from yakuba.retriever.store import TenantStore
 
 EVAL_TENANT = "eval"
 READY_MARKER = "READY.json"

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from ingest.clean import is_heading, split_sentences
-from ingest.minutes import MinutesParse, SpeakerTurn, parse_minutes
-from yakuba.types import Chunk, DocType, LoadedDocument
+from yakuba.core.types import Chunk, DocType, LoadedDocument
+from yakuba.ingest.clean import is_heading, split_sentences
+from yakuba.ingest.minutes import MinutesParse, SpeakerTurn, parse_minutes
 
 # A turn may exceed the target by this factor and still stay whole: splitting a speech loses its context.
 TURN_SLACK = 1.6

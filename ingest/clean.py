@@ -16,8 +16,8 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
-from yakuba.text import split_sentences  # noqa: F401 - re-exported for the chunker
-from yakuba.types import PageText
+from yakuba.core.text import split_sentences  # noqa: F401 - re-exported for the chunker
+from yakuba.core.types import PageText
 
 # ---------------------------------------------------------------------------------------------
 # normalize

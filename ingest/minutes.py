@@ -25,117 +25,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
 from typing import NamedTuple
 
 from pydantic import BaseModel, Field, computed_field
 
-from yakuba.types import MEMBER_ROLE, DocType
-
-# --------------------------------------------------------------------------------------------
-# 和暦 (Japanese era dates)
-# --------------------------------------------------------------------------------------------
-
-# First day of each era; a date before it cannot be written in that era.
-_ERA_START: dict[str, date] = {
-    "令和": date(2019, 5, 1),
-    "平成": date(1989, 1, 8),
-    "昭和": date(1926, 12, 25),
-    "大正": date(1912, 7, 30),
-}
-_KANJI_DIGITS = {
-    "〇": 0,
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
-_NUM = r"[0-9〇零一二三四五六七八九十百]+"
-_WAREKI_DATE = re.compile(rf"(令和|平成|昭和|大正)\s*(元|{_NUM})\s*年\s*({_NUM})\s*月\s*({_NUM})\s*日")
-_SEIREKI_DATE = re.compile(r"((?:18|19|20)\d\d)\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日")
-_MONTH_DAY = re.compile(rf"({_NUM})\s*月\s*({_NUM})\s*日")
-_ERA_YEAR_ONLY = re.compile(rf"(令和|平成|昭和|大正)\s*(元|{_NUM})\s*年")
-_SEIREKI_YEAR_ONLY = re.compile(r"((?:18|19|20)\d\d)\s*年")
-
-
-def _to_int(token: str) -> int | None:
-    """ASCII digits or kanji numerals (十二, 三十一, 二〇二二) to int; None when not a number."""
-    token = token.strip()
-    if not token:
-        return None
-    if token.isascii() and token.isdigit():
-        return int(token)
-    if any(ch not in _KANJI_DIGITS and ch not in "十百" for ch in token):
-        return None
-    if "十" not in token and "百" not in token:
-        return int("".join(str(_KANJI_DIGITS[ch]) for ch in token))
-    total, current = 0, 0
-    for ch in token:
-        if ch in _KANJI_DIGITS:
-            current = _KANJI_DIGITS[ch]
-        else:
-            total += (current or 1) * (100 if ch == "百" else 10)
-            current = 0
-    return total + current
-
-
-def _iso(year: int, month: int | None, day: int | None) -> str | None:
-    if month is None or day is None:
-        return None
-    try:
-        return date(year, month, day).isoformat()
-    except ValueError:
-        return None
-
-
-def wareki_to_iso(text: str, *, year: int | None = None) -> str | None:
-    """First date in `text` as ISO ``YYYY-MM-DD``, or None.
-
-    Reads 令和/平成/昭和/大正 dates (元年, full-width digits, kanji numerals such as
-    令和四年十二月一日) and plain 西暦 dates (2022年12月1日). When the text has only a month and day
-    (「12月1日」), the year comes from `year` (Gregorian) or else from an era or 西暦 year elsewhere
-    in the text, so a session plus a day (「令和4年第1回定例会02月21日」) works. Impossible dates (2月30日, a date before the
-    era began such as 令和元年4月1日) give None. Dates after an era's end are accepted (平成32年…
-    appears in documents written before the era changed).
-    """
-    flat = unicodedata.normalize("NFKC", text)
-    match = _WAREKI_DATE.search(flat)
-    seireki = _SEIREKI_DATE.search(flat)
-    if match and (not seireki or match.start() <= seireki.start()):
-        era, era_year_token, month_token, day_token = match.groups()
-        era_year = 1 if era_year_token == "元" else _to_int(era_year_token)
-        if not era_year:
-            return None
-        start = _ERA_START[era]
-        iso = _iso(start.year + era_year - 1, _to_int(month_token), _to_int(day_token))
-        if iso is None or date.fromisoformat(iso) < start:
-            return None
-        return iso
-    if seireki:
-        return _iso(int(seireki.group(1)), int(seireki.group(2)), int(seireki.group(3)))
-    month_day = _MONTH_DAY.search(flat)
-    if month_day is None:
-        return None
-    month, day = _to_int(month_day.group(1)), _to_int(month_day.group(2))
-    if year is not None:
-        return _iso(year, month, day)
-    era_year = _ERA_YEAR_ONLY.search(flat)
-    if era_year:
-        number = 1 if era_year.group(2) == "元" else _to_int(era_year.group(2))
-        if not number:
-            return None
-        start = _ERA_START[era_year.group(1)]
-        iso = _iso(start.year + number - 1, month, day)
-        return iso if iso and date.fromisoformat(iso) >= start else None
-    seireki_year = _SEIREKI_YEAR_ONLY.search(flat)
-    return _iso(int(seireki_year.group(1)), month, day) if seireki_year else None
-
+from yakuba.core.types import MEMBER_ROLE, DocType
+from yakuba.core.wareki import NUM_PATTERN, to_int, wareki_to_iso
 
 # --------------------------------------------------------------------------------------------
 # Models
@@ -202,7 +97,7 @@ _CHAIR_LINE = re.compile(
 _AGENDA_LINE = re.compile(r"^\s*[△◎▲]\s*(?P<text>[^\s\d０-９.,．，].*)$")
 _OPENING_AGENDA = re.compile(r"^\s*△\s*[^\s\d０-９.,．，]")
 _SEPARATOR_LINE = re.compile(r"^\s*[-－―─━ー〜~◇◆・=＝\s]{3,}$")
-_SEAT_ROLE = re.compile(rf"^(?P<seat>{_NUM})番(?:議員|委員)?$")
+_SEAT_ROLE = re.compile(rf"^(?P<seat>{NUM_PATTERN})番(?:議員|委員)?$")
 # Roles end in a title word; this keeps bullets like ○補正予算（第８号） out of the turns.
 _ROLE_SUFFIX = re.compile(
     r"(長|議員|委員|監|官|者|人|事|幹|員|役|査|担当|参与|顧問|代理|補佐|主任|記|係|知事|理事|参事)$"
@@ -249,7 +144,7 @@ def _clean_role(raw: str) -> tuple[str, int | None] | None:
         return None
     seat = _SEAT_ROLE.match(role)
     if seat:
-        number = _to_int(seat.group("seat"))
+        number = to_int(seat.group("seat"))
         return (MEMBER_ROLE, number) if number else None
     if re.search(r"[0-9、。「」『』:：;；!?！？]", role) or not _ROLE_SUFFIX.search(role):
         return None
@@ -302,17 +197,17 @@ def _agenda_text(line: str) -> str | None:
 # Header facts
 # --------------------------------------------------------------------------------------------
 
-_ERA_YEAR = rf"(?P<era>令和|平成|昭和)(?P<year>元|{_NUM})年"
-_SESSION_NUMBERED = re.compile(rf"{_ERA_YEAR}\S*?第(?P<no>{_NUM})回(?P<kind>定例会|臨時会)")
+_ERA_YEAR = rf"(?P<era>令和|平成|昭和)(?P<year>元|{NUM_PATTERN})年"
+_SESSION_NUMBERED = re.compile(rf"{_ERA_YEAR}\S*?第(?P<no>{NUM_PATTERN})回(?P<kind>定例会|臨時会)")
 _SESSION_MONTH = re.compile(
-    rf"{_ERA_YEAR}(?P<month>{_NUM})月(?P<kind>定例会|臨時会)(?:[(（]第(?P<no>{_NUM})回[)）])?"
+    rf"{_ERA_YEAR}(?P<month>{NUM_PATTERN})月(?P<kind>定例会|臨時会)(?:[(（]第(?P<no>{NUM_PATTERN})回[)）])?"
 )
 _SESSION_COMMITTEE = re.compile(rf"(?:{_ERA_YEAR})?(?:\S*?議会)?(?P<name>[^\s、。()（）]{{1,20}}?委員会)")
 _TITLE_LINE = re.compile(r"会議録(?:第\d+号)?$|会議録第\d+号")
 
 
 def _norm_year(token: str) -> str:
-    return "元" if token == "元" else str(_to_int(token))
+    return "元" if token == "元" else str(to_int(token))
 
 
 def _find_session(header_lines: list[str]) -> str | None:
@@ -320,14 +215,14 @@ def _find_session(header_lines: list[str]) -> str | None:
     for line in flat_lines:
         match = _SESSION_NUMBERED.search(line)
         if match:
-            return f"{match['era']}{_norm_year(match['year'])}年第{_to_int(match['no'])}回{match['kind']}"
+            return f"{match['era']}{_norm_year(match['year'])}年第{to_int(match['no'])}回{match['kind']}"
     for line in flat_lines:
         match = _SESSION_MONTH.search(line)
         if match:
             base = f"{match['era']}{_norm_year(match['year'])}年"
             if match["no"]:
-                return f"{base}第{_to_int(match['no'])}回{match['kind']}"
-            return f"{base}{_to_int(match['month'])}月{match['kind']}"
+                return f"{base}第{to_int(match['no'])}回{match['kind']}"
+            return f"{base}{to_int(match['month'])}月{match['kind']}"
     for line in flat_lines:
         if "会議録" not in line and "記録" not in line:
             continue

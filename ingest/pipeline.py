@@ -19,14 +19,15 @@ from typing import Literal
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, Field
 
-from ingest.chunk import chunk_document, chunk_ids
-from ingest.clean import clean_pages
-from ingest.loaders import SUPPORTED_SUFFIXES, load_path
-from ingest.minutes import detect_doc_type, wareki_to_iso
-from retriever.embeddings import model_identity
-from retriever.store import DocumentRecord, TenantStore
-from yakuba.settings import Settings
-from yakuba.types import Chunk, DocType, DocumentLoadError, LoadedDocument
+from yakuba.core.settings import Settings
+from yakuba.core.types import Chunk, DocType, DocumentLoadError, LoadedDocument
+from yakuba.core.wareki import wareki_to_iso
+from yakuba.ingest.chunk import chunk_document, chunk_ids
+from yakuba.ingest.clean import clean_pages
+from yakuba.ingest.loaders import SUPPORTED_SUFFIXES, load_path
+from yakuba.ingest.minutes import detect_doc_type
+from yakuba.retriever.embeddings import model_identity
+from yakuba.retriever.store import DocumentRecord, TenantStore
 
 PIPELINE_VERSION = "1"
 EMBED_BATCH = 256

@@ -44,9 +44,9 @@ import bm25s
 import numpy as np
 import scipy.sparse as sp
 
-from retriever.filters import SearchFilters, date_to_int, metadata_year, speaker_matches
-from retriever.tokenize import Tokenizer, default_tokenizer, query_normalize
-from yakuba.settings import Settings, get_settings, validate_tenant
+from yakuba.core.settings import Settings, get_settings, validate_tenant
+from yakuba.retriever.filters import SearchFilters, date_to_int, metadata_year, speaker_matches
+from yakuba.retriever.tokenize import Tokenizer, default_tokenizer, query_normalize
 
 log = logging.getLogger(__name__)
 

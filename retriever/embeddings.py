@@ -56,13 +56,13 @@ def resolve_model(name_or_path: str, *, build: bool = True) -> str:
     is that model with the committed council adapter merged in (and checked) on first use.
     """
     if name_or_path in BUILT_MODELS:
-        from retriever.e5_build import default_cache_dir, ensure_e5_model
+        from yakuba.models.e5 import default_cache_dir, ensure_e5_model
 
         target = default_cache_dir() / "multilingual-e5-small"
         return str(ensure_e5_model(default_cache_dir()) if build else target)
     if name_or_path == COUNCIL_MODEL:
-        from retriever.e5_build import default_cache_dir
-        from retriever.e5_lora import LoraBuildError, ensure_council_model
+        from yakuba.models.council import LoraBuildError, ensure_council_model
+        from yakuba.models.e5 import default_cache_dir
 
         if not build:
             return str(default_cache_dir() / COUNCIL_MODEL)
@@ -89,7 +89,7 @@ def model_identity(name_or_path: str) -> str:
     council adapter, the committed static model) also name their weights' hash, so a store embedded
     with older weights asks for `yakuba reindex` instead of being searched with mismatched vectors."""
     if name_or_path == COUNCIL_MODEL:
-        from retriever.e5_lora import ADAPTER_DIR, ADAPTER_FILE
+        from yakuba.models.council import ADAPTER_DIR, ADAPTER_FILE
 
         weights = ADAPTER_DIR / ADAPTER_FILE
     elif name_or_path in REPO_MODELS:
@@ -103,7 +103,7 @@ def model_identity(name_or_path: str) -> str:
 
 @lru_cache(maxsize=8)
 def _file_sha256(path: str, mtime_ns: int) -> str:  # mtime in the key: a replaced file is hashed again
-    from yakuba.files import sha256_file
+    from yakuba.core.files import sha256_file
 
     return sha256_file(Path(path))
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from yakuba.types import DocType
+from yakuba.core.types import DocType
 
 VALID_DOC_TYPES: tuple[str, ...] = tuple(member.value for member in DocType)
 

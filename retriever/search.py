@@ -12,11 +12,11 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, Field
 
-from retriever.embeddings import COUNCIL_MODEL
-from retriever.filters import SearchFilters, chroma_where_is_exact, matches, to_chroma_where
-from retriever.fusion import weighted_rrf, weighted_score_fusion
-from retriever.store import TenantStore
-from retriever.tokenize import query_normalize
+from yakuba.retriever.embeddings import COUNCIL_MODEL
+from yakuba.retriever.filters import SearchFilters, chroma_where_is_exact, matches, to_chroma_where
+from yakuba.retriever.fusion import weighted_rrf, weighted_score_fusion
+from yakuba.retriever.store import TenantStore
+from yakuba.retriever.tokenize import query_normalize
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
@@ -71,7 +71,7 @@ class SearchResult(BaseModel):
 
 
 # Dense weights per document type that come with a model (tuned per dev set with a 2-fold check,
-# benchmarks/tune_fusion.py): the council model beats BM25 on minutes (kiryu-r4 0.78 vs 0.74 nDCG@10)
+# training/tune_fusion.py): the council model beats BM25 on minutes (kiryu-r4 0.78 vs 0.74 nDCG@10)
 # but not on other text (jsquad-valid 0.88 vs 0.94), where the global dense weight stays.
 MODEL_DOC_TYPE_WEIGHTS: dict[str, dict[str, float]] = {COUNCIL_MODEL: {"議会会議録": 3.0}}
 
@@ -280,7 +280,7 @@ class YakubaRetriever(BaseRetriever):
 
 def open_searcher(settings, tenant: str) -> HybridSearcher:  # type: ignore[no-untyped-def]
     """Store + BM25 (brought in step with Chroma) + embeddings, as configured."""
-    from retriever.embeddings import embeddings_from_settings
+    from yakuba.retriever.embeddings import embeddings_from_settings
 
     store = TenantStore.open(settings, tenant)
     store.sync_bm25()

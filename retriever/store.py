@@ -21,10 +21,10 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from pydantic import BaseModel, Field
 
-from retriever.bm25 import BM25Index
-from retriever.embeddings import model_identity
-from yakuba.settings import Settings, validate_tenant
-from yakuba.types import Chunk, DocType
+from yakuba.core.settings import Settings, validate_tenant
+from yakuba.core.types import Chunk, DocType
+from yakuba.retriever.bm25 import BM25Index
+from yakuba.retriever.embeddings import model_identity
 
 PREFIX = "yakuba__"
 DOCS_SUFFIX = "__docs"

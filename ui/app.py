@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.client import ApiError
-from ui.components import ROLE_LABELS, show_error
-from ui.session import connection, identity, set_connection
+from yakuba.ui.client import ApiError
+from yakuba.ui.components import ROLE_LABELS, show_error
+from yakuba.ui.session import connection, identity, set_connection
 
 st.set_page_config(page_title="Yakuba 役場アシスタント", page_icon=":material/account_balance:", layout="wide")
 

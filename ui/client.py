@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from assistant.schemas import Answer, AnswerEvent, ChatMessage, Citation
+from yakuba.assistant.schemas import Answer, AnswerEvent, ChatMessage, Citation
 
 __all__ = [
     "Answer",

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from ui.client import ApiError, Citation
-from ui.session import client
+from yakuba.ui.client import ApiError, Citation
+from yakuba.ui.session import client
 
 ROLE_LABELS = {"staff": "職員", "pr": "広報", "admin": "管理者", "evaluator": "評価担当"}
 

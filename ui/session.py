@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.client import ApiError, Identity, YakubaClient
-from yakuba.settings import Settings, get_settings
+from yakuba.core.settings import Settings, get_settings
+from yakuba.ui.client import ApiError, Identity, YakubaClient
 
 _CLIENT = "yakuba_client"
 _URL = "yakuba_api_url"

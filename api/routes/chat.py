@@ -10,15 +10,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from api.audit import AuditNote
-from api.auth import Permission, require
-from api.deps import audit_note, get_assistant, get_metrics
-from api.errors import ERROR_RESPONSES
-from api.keys import ApiKey
-from api.metrics import Metrics
-from api.schemas import ChatRequest
-from assistant.schemas import Answer, AnswerEvent, AnswerRequest
-from assistant.service import Assistant
+from yakuba.api.audit import AuditNote
+from yakuba.api.auth import Permission, require
+from yakuba.api.deps import audit_note, get_assistant, get_metrics
+from yakuba.api.errors import ERROR_RESPONSES
+from yakuba.api.keys import ApiKey
+from yakuba.api.metrics import Metrics
+from yakuba.api.schemas import ChatRequest
+from yakuba.assistant.schemas import Answer, AnswerEvent, AnswerRequest
+from yakuba.assistant.service import Assistant
 
 log = logging.getLogger("yakuba.api")
 router = APIRouter(tags=["chat"], responses=ERROR_RESPONSES)

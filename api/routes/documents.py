@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
-from api.audit import AuditNote
-from api.auth import Permission, require
-from api.deps import audit_note, get_metrics, get_settings
-from api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
-from api.keys import ApiKey
-from api.metrics import Metrics
-from api.schemas import (
+from yakuba.api.audit import AuditNote
+from yakuba.api.auth import Permission, require
+from yakuba.api.deps import audit_note, get_metrics, get_settings
+from yakuba.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
+from yakuba.api.keys import ApiKey
+from yakuba.api.metrics import Metrics
+from yakuba.api.schemas import (
     DeleteResponse,
     DocumentInfo,
     DocumentList,
@@ -20,10 +20,10 @@ from api.schemas import (
     UploadResponse,
     UploadResult,
 )
-from api.uploads import UploadIngestor, remove_uploaded_file
-from retriever.store import TenantStore
-from yakuba.settings import Settings
-from yakuba.types import DocType
+from yakuba.api.uploads import UploadIngestor, remove_uploaded_file
+from yakuba.core.settings import Settings
+from yakuba.core.types import DocType
+from yakuba.retriever.store import TenantStore
 
 router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
 

@@ -11,16 +11,16 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from api.audit import AuditNote
-from api.auth import Permission, require
-from api.deps import audit_note, get_assistant
-from api.errors import ERROR_RESPONSES
-from api.keys import ApiKey
-from api.schemas import ExportRequest
-from assistant.drafts.export import to_docx
-from assistant.drafts.minutes import MinutesDraft, MinutesRequest
-from assistant.drafts.pr_article import PRArticleDraft, PRArticleRequest
-from assistant.service import Assistant
+from yakuba.api.audit import AuditNote
+from yakuba.api.auth import Permission, require
+from yakuba.api.deps import audit_note, get_assistant
+from yakuba.api.errors import ERROR_RESPONSES
+from yakuba.api.keys import ApiKey
+from yakuba.api.schemas import ExportRequest
+from yakuba.assistant.drafts.export import to_docx
+from yakuba.assistant.drafts.minutes import MinutesDraft, MinutesRequest
+from yakuba.assistant.drafts.pr_article import PRArticleDraft, PRArticleRequest
+from yakuba.assistant.service import Assistant
 
 router = APIRouter(tags=["drafts"], responses=ERROR_RESPONSES)
 

@@ -12,12 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse
 
-from api.auth import Permission, require
-from api.deps import get_settings
-from api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
-from api.keys import ApiKey
-from api.schemas import ReportDetail, ReportInfo, ReportList
-from yakuba.settings import Settings
+from yakuba.api.auth import Permission, require
+from yakuba.api.deps import get_settings
+from yakuba.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
+from yakuba.api.keys import ApiKey
+from yakuba.api.schemas import ReportDetail, ReportInfo, ReportList
+from yakuba.core.settings import Settings
 
 router = APIRouter(tags=["evals"], responses=ERROR_RESPONSES)
 

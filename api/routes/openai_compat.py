@@ -17,14 +17,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from api.audit import AuditNote
-from api.auth import Permission, require
-from api.deps import audit_note, get_assistant, get_metrics
-from api.errors import ERROR_RESPONSES, ApiError, ErrorBody
-from api.keys import ApiKey
-from api.metrics import Metrics
-from api.routes.chat import SSE_HEADERS, STREAM_FAILED, cited_doc_ids, start_stream, stream_error
-from api.schemas import (
+from yakuba.api.audit import AuditNote
+from yakuba.api.auth import Permission, require
+from yakuba.api.deps import audit_note, get_assistant, get_metrics
+from yakuba.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from yakuba.api.keys import ApiKey
+from yakuba.api.metrics import Metrics
+from yakuba.api.routes.chat import SSE_HEADERS, STREAM_FAILED, cited_doc_ids, start_stream, stream_error
+from yakuba.api.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -37,8 +37,8 @@ from api.schemas import (
     OpenAIMessage,
     YakubaExtra,
 )
-from assistant.schemas import Answer, AnswerEvent, AnswerRequest, ChatMessage
-from assistant.service import Assistant
+from yakuba.assistant.schemas import Answer, AnswerEvent, AnswerRequest, ChatMessage
+from yakuba.assistant.service import Assistant
 
 router = APIRouter(tags=["openai"], responses=ERROR_RESPONSES)
 

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.audit import AuditNote
-from api.auth import Permission, require
-from api.deps import audit_note, get_assistant
-from api.errors import ERROR_RESPONSES
-from api.keys import ApiKey
-from api.schemas import SearchPassage, SearchRequest, SearchResponse
-from assistant.service import Assistant
+from yakuba.api.audit import AuditNote
+from yakuba.api.auth import Permission, require
+from yakuba.api.deps import audit_note, get_assistant
+from yakuba.api.errors import ERROR_RESPONSES
+from yakuba.api.keys import ApiKey
+from yakuba.api.schemas import SearchPassage, SearchRequest, SearchResponse
+from yakuba.assistant.service import Assistant
 
 router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
 

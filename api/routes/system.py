@@ -7,20 +7,20 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
-from api.auth import ROLE_PERMISSIONS, Permission, current_key, require
-from api.deps import get_metrics, get_settings
-from api.errors import ERROR_RESPONSES
-from api.keys import ApiKey
-from api.metrics import Metrics
-from api.schemas import HealthResponse, MeResponse
 from yakuba import __version__
-from yakuba.settings import Settings
+from yakuba.api.auth import ROLE_PERMISSIONS, Permission, current_key, require
+from yakuba.api.deps import get_metrics, get_settings
+from yakuba.api.errors import ERROR_RESPONSES
+from yakuba.api.keys import ApiKey
+from yakuba.api.metrics import Metrics
+from yakuba.api.schemas import HealthResponse, MeResponse
+from yakuba.core.settings import Settings
 
 router = APIRouter(tags=["system"])
 
 
 def _store_health(settings: Settings) -> dict[str, object]:
-    from retriever.store import make_client
+    from yakuba.retriever.store import make_client
 
     where = settings.chroma_url or "embedded"
     try:
@@ -31,7 +31,7 @@ def _store_health(settings: Settings) -> dict[str, object]:
 
 
 def _models(settings: Settings) -> dict[str, object]:
-    from retriever.embeddings import EmbeddingModelError, resolve_model
+    from yakuba.retriever.embeddings import EmbeddingModelError, resolve_model
 
     try:
         resolve_model(settings.embedding_model, build=False)

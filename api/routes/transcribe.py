@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 
-from api.auth import Permission, require
-from api.deps import get_settings
-from api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
-from api.keys import ApiKey
-from assistant.transcribe import INPUT_ERROR_CODES, Transcript, TranscriptionError, transcribe
-from yakuba.settings import Settings
+from yakuba.api.auth import Permission, require
+from yakuba.api.deps import get_settings
+from yakuba.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
+from yakuba.api.keys import ApiKey
+from yakuba.assistant.transcribe import INPUT_ERROR_CODES, Transcript, TranscriptionError, transcribe
+from yakuba.core.settings import Settings
 
 router = APIRouter(tags=["transcribe"], responses=ERROR_RESPONSES)
 

@@ -22,10 +22,10 @@ from typing import Literal
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, field_validator
 
-from assistant.drafts import prompts
-from assistant.drafts.common import FALLBACK_NOTE, Masker, ModelUse, check_rewrite
-from assistant.summarize import lexrank_scores, select, similarity_matrix
-from assistant.transcript import (
+from yakuba.assistant.drafts import prompts
+from yakuba.assistant.drafts.common import FALLBACK_NOTE, Masker, ModelUse, check_rewrite
+from yakuba.assistant.summarize import lexrank_scores, select, similarity_matrix
+from yakuba.assistant.transcript import (
     MAX_TRANSCRIPT_CHARS,
     ParsedTranscript,
     SourceFormat,
@@ -35,8 +35,8 @@ from assistant.transcript import (
     format_time,
     normalize_speaker,
 )
-from retriever.tokenize import tokenize
-from yakuba.text import split_sentences
+from yakuba.core.text import split_sentences
+from yakuba.retriever.tokenize import tokenize
 
 Style = Literal["要点筆記", "逐語整文"]
 FieldSource = Literal["user", "transcript", "inferred", "missing"]
@@ -298,7 +298,7 @@ _AGENDA_TRANSITION = re.compile(
 
 
 def _infer_date(text: str) -> str | None:
-    from ingest.minutes import wareki_to_iso  # pure text helper; the same 和暦 rules as ingest
+    from yakuba.core.wareki import wareki_to_iso
 
     match = _TODAY_DATE.search(text)
     if not match:

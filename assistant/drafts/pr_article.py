@@ -21,15 +21,15 @@ from typing import Literal
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, field_validator
 
-from assistant.drafts import prompts
-from assistant.drafts.common import FALLBACK_NOTE, Masker, ModelUse, check_rewrite, unsupported_numbers
-from assistant.schemas import Citation
-from assistant.summarize import lexrank_scores, similarity_matrix
-from assistant.text import bigram_recall
-from assistant.transcript import clean_transcript, detect_format, ensure_period
-from retriever.search import Passage
-from retriever.tokenize import tokenize
-from yakuba.text import split_sentences
+from yakuba.assistant.drafts import prompts
+from yakuba.assistant.drafts.common import FALLBACK_NOTE, Masker, ModelUse, check_rewrite, unsupported_numbers
+from yakuba.assistant.schemas import Citation
+from yakuba.assistant.summarize import lexrank_scores, similarity_matrix
+from yakuba.assistant.text import bigram_recall
+from yakuba.assistant.transcript import clean_transcript, detect_format, ensure_period
+from yakuba.core.text import split_sentences
+from yakuba.retriever.search import Passage
+from yakuba.retriever.tokenize import tokenize
 
 PRStyle = Literal["広報誌", "ウェブお知らせ", "やさしい日本語"]
 SearchFn = Callable[[str, int], Sequence[Passage]]

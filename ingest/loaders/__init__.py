@@ -14,8 +14,8 @@ import hashlib
 import logging
 from pathlib import Path
 
-from ingest.loaders.common import Extracted, load_error
-from yakuba.types import DocumentLoadError, LoadedDocument
+from yakuba.core.types import DocumentLoadError, LoadedDocument
+from yakuba.ingest.loaders.common import Extracted, load_error
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".pdf", ".docx", ".md", ".markdown", ".txt", ".html", ".htm", ".jsonl"}
@@ -83,18 +83,18 @@ def _read(path: Path, max_bytes: int) -> bytes:
 def _extract(kind: str, data: bytes, path: Path) -> Extracted:
     name, stem = path.name, path.stem
     if kind == "pdf":
-        from ingest.loaders.pdf import extract_pdf
+        from yakuba.ingest.loaders.pdf import extract_pdf
 
         return extract_pdf(data, name, stem)
     if kind == "docx":
-        from ingest.loaders.docx import extract_docx
+        from yakuba.ingest.loaders.docx import extract_docx
 
         return extract_docx(data, name, stem)
     if kind == "html":
-        from ingest.loaders.html import extract_html
+        from yakuba.ingest.loaders.html import extract_html
 
         return extract_html(data, name, stem)
-    from ingest.loaders.text import extract_text_file
+    from yakuba.ingest.loaders.text import extract_text_file
 
     return extract_text_file(data, name, stem, markdown=kind == "md")
 
@@ -115,7 +115,7 @@ def load_path(
     data = _read(path, max_bytes)
     try:
         if kind == "jsonl":
-            from ingest.loaders.jsonl import load_jsonl
+            from yakuba.ingest.loaders.jsonl import load_jsonl
 
             return load_jsonl(data, path.name, str(path))
         extracted = _extract(kind, data, path)

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.clean import mojibake_score
-from yakuba.types import DocumentLoadError, PageText
+from yakuba.core.types import DocumentLoadError, PageText
+from yakuba.ingest.clean import mojibake_score
 
 
 @dataclass

@@ -13,8 +13,8 @@ import re
 import zipfile
 from typing import Any
 
-from ingest.loaders.common import Extracted, load_error, sensible_title
-from yakuba.types import PageText
+from yakuba.core.types import PageText
+from yakuba.ingest.loaders.common import Extracted, load_error, sensible_title
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ingest.loaders.common import Extracted, first_line_title, load_error
-from ingest.loaders.text import decode_text
-from yakuba.types import PageText
+from yakuba.core.types import PageText
+from yakuba.ingest.loaders.common import Extracted, first_line_title, load_error
+from yakuba.ingest.loaders.text import decode_text
 
 _DROP = {
     "script",

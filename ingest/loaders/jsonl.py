@@ -11,9 +11,9 @@ import hashlib
 import json
 from typing import Any
 
-from ingest.loaders.common import load_error, split_page_markers, warning
-from ingest.loaders.text import decode_text
-from yakuba.types import DocType, LoadedDocument
+from yakuba.core.types import DocType, LoadedDocument
+from yakuba.ingest.loaders.common import load_error, split_page_markers, warning
+from yakuba.ingest.loaders.text import decode_text
 
 # Labels seen in corpora that DocType.parse does not know itself.
 _DOC_TYPE_ALIASES: dict[str, DocType] = {

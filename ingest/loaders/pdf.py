@@ -21,9 +21,9 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 from pypdf.generic import DictionaryObject
 
-from ingest.clean import mojibake_score, normalize, remove_mojibake
-from ingest.loaders.common import Extracted, load_error, page_list, sensible_title, warning
-from yakuba.types import PageText
+from yakuba.core.types import PageText
+from yakuba.ingest.clean import mojibake_score, normalize, remove_mojibake
+from yakuba.ingest.loaders.common import Extracted, load_error, page_list, sensible_title, warning
 
 # A page whose mojibake score reaches this, or that loses this share of its characters to mojibake
 # removal, is dropped whole: what is left of it (e.g. Latin letters shifted by a broken map,

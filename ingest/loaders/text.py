@@ -10,8 +10,8 @@ from __future__ import annotations
 import codecs
 import re
 
-from ingest.clean import mojibake_score
-from ingest.loaders.common import Extracted, first_line_title, load_error, split_page_markers, warning
+from yakuba.ingest.clean import mojibake_score
+from yakuba.ingest.loaders.common import Extracted, first_line_title, load_error, split_page_markers, warning
 
 # The decoded text of the best candidate must be at least this plausible (see mojibake_score).
 MAX_DECODED_MOJIBAKE = 0.2

@@ -7,10 +7,10 @@ from typing import Any
 
 import streamlit as st
 
-from ui.client import Answer, ApiError, ChatFilters, ChatMessage, Citation
-from ui.components import escape_md, show_error, source_cards
-from ui.session import client
-from yakuba.types import DocType
+from yakuba.core.types import DocType
+from yakuba.ui.client import Answer, ApiError, ChatFilters, ChatMessage, Citation
+from yakuba.ui.components import escape_md, show_error, source_cards
+from yakuba.ui.session import client
 
 _MESSAGES = "chat_messages"
 USER_AVATAR = ":material/person:"

@@ -7,9 +7,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.client import ApiError
-from ui.components import show_error
-from ui.session import client, known_identity
+from yakuba.ui.client import ApiError
+from yakuba.ui.components import show_error
+from yakuba.ui.session import client, known_identity
 
 METRIC_LABELS = {
     "answer_contains": "正解を含む",

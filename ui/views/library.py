@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.client import ApiError, DocumentInfo, UploadResult
-from ui.components import escape_md, show_error
-from ui.session import client, known_identity, settings
+from yakuba.ui.client import ApiError, DocumentInfo, UploadResult
+from yakuba.ui.components import escape_md, show_error
+from yakuba.ui.session import client, known_identity, settings
 
 _RESULTS = "upload_results"
 _UPLOADER_GENERATION = "uploader_generation"

@@ -6,9 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from ui.client import ApiError
-from ui.components import draft_editor, read_text_upload, show_error
-from ui.session import client
+from yakuba.ui.client import ApiError
+from yakuba.ui.components import draft_editor, read_text_upload, show_error
+from yakuba.ui.session import client
 
 TRANSCRIPT = "minutes_transcript"
 DRAFT = "minutes_draft"

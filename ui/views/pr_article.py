@@ -6,9 +6,9 @@ from typing import Any
 
 import streamlit as st
 
-from ui.client import ApiError, Citation
-from ui.components import draft_editor, escape_md, read_text_upload, show_error, source_cards
-from ui.session import client
+from yakuba.ui.client import ApiError, Citation
+from yakuba.ui.components import draft_editor, escape_md, read_text_upload, show_error, source_cards
+from yakuba.ui.session import client
 
 NOTES = "pr_notes"
 DRAFT = "pr_draft"

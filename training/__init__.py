@@ -1,0 +1,1 @@
+"""Training and dataset building (adapters, static model, fusion tuning): never imported by serving."""
