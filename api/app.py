@@ -15,7 +15,6 @@ from yakuba.api.keys import KeyStore
 from yakuba.api.metrics import Metrics
 from yakuba.api.middleware import BodyLimitMiddleware, ObserveMiddleware
 from yakuba.api.routes import chat, documents, drafts, evals, openai_compat, search, system, transcribe
-from yakuba.api.uploads import TenantLocks
 from yakuba.core.settings import Settings, get_settings
 
 DESCRIPTION = """\
@@ -47,7 +46,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.keys = KeyStore(settings.keys_path)
     app.state.audit = AuditLog(settings.audit_path, mask_questions=settings.pii_mask_logs)
     app.state.metrics = Metrics()
-    app.state.write_locks = TenantLocks()
 
     install_error_handlers(app)
     for module in (chat, openai_compat, search, drafts, transcribe, documents, evals, system):

@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from yakuba.core.errors import ErrorKind, YakubaError
+
 log = logging.getLogger("yakuba.api")
 
 # Messages for errors raised by the framework itself (unknown route, wrong method, …).
@@ -124,40 +126,31 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, code, message)
 
 
-def _known_domain_errors() -> list[tuple[type[Exception], int, str]]:
-    """Errors of the layers below that a user or operator can act on, with their HTTP status."""
-    from yakuba.retriever.embeddings import EmbeddingModelError
-    from yakuba.retriever.search import QueryError
-    from yakuba.retriever.store import StoreError
+# The one place where an error's kind becomes an HTTP status (yakuba.core.errors knows no HTTP).
+STATUS_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 400,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.INTERNAL: 500,
+}
 
-    found: list[tuple[type[Exception], int, str]] = [
-        (QueryError, 400, "invalid_query"),
-        (StoreError, 503, "store_unavailable"),
-        (EmbeddingModelError, 503, "embedding_model_unavailable"),
-    ]
-    from yakuba.assistant.answer import AnswerError
-    from yakuba.assistant.llm import LLMError
 
-    found.insert(0, (AnswerError, 400, "invalid_question"))
-    found.append((LLMError, 503, "llm_unavailable"))
-    return found
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any `YakubaError` from the layers below: its code, its "ja / en" message, its kind's status."""
+    assert isinstance(exc, YakubaError)
+    status = STATUS_BY_KIND[exc.kind]
+    if status >= 500:  # an operator's problem: leave a trace in the server log, not only in the client
+        log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+    return error_response(status, exc.code, exc.message, exc.detail)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for error_type, status, default_code in _known_domain_errors():
-        app.add_exception_handler(error_type, _domain_handler(status, default_code))
+    app.add_exception_handler(YakubaError, _domain_error)
     app.add_exception_handler(Exception, _unexpected)
-
-
-def _domain_handler(status: int, default_code: str):  # type: ignore[no-untyped-def]
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
-        if status >= 500:
-            log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
-        return error_response(status, getattr(exc, "code", None) or default_code, str(exc))
-
-    return handle
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

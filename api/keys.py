@@ -18,6 +18,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel
 
 from yakuba.api.sqlite import connect
+from yakuba.core.errors import InvalidInputError
 from yakuba.core.settings import validate_tenant
 
 Role = Literal["staff", "pr", "admin", "evaluator"]
@@ -41,8 +42,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
 """
 
 
-class KeyRequestError(ValueError):
+class KeyRequestError(InvalidInputError, ValueError):
     """A key request the operator must fix (unknown role, bad tenant)."""
+
+    code = "invalid_key_request"
 
 
 class ApiKey(BaseModel):
@@ -84,7 +87,7 @@ def validate_role(role: str) -> Role:
     value = role.strip().lower()
     if value not in ROLES:
         raise KeyRequestError(
-            f"不明なロールです: {role!r}（指定できる値: {', '.join(ROLES)}） / unknown role {role!r}"
+            f"不明なロールです: {role!r}（指定できる値: {', '.join(ROLES)}）", f"unknown role {role!r}", code="unknown_role"
         )
     return value  # type: ignore[return-value]
 
@@ -107,7 +110,7 @@ class KeyStore:
         try:
             checked_tenant = validate_tenant(tenant)
         except ValueError as exc:
-            raise KeyRequestError(str(exc)) from exc
+            raise KeyRequestError(str(exc), code="invalid_tenant") from exc
         with self._db() as db:
             while True:
                 key_id = secrets.token_hex(_ID_BYTES)

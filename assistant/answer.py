@@ -25,9 +25,11 @@ from yakuba.assistant.citations import (
 from yakuba.assistant.condense import condense
 from yakuba.assistant.extractive import compose, select_sentences
 from yakuba.assistant.prompts import MODEL_ABSTAIN_PHRASE, answer_messages, focus
-from yakuba.assistant.relevance import DEFAULT_MIN_COVERAGE, assess
+from yakuba.assistant.relevance import DEFAULT_MIN_COVERAGE, IdfLookup, MentionLookup, assess
 from yakuba.assistant.schemas import ABSTENTION_MESSAGE, Answer, AnswerEvent, AnswerRequest, Citation
 from yakuba.assistant.text import compact
+from yakuba.core.errors import InvalidInputError
+from yakuba.core.settings import Settings
 from yakuba.retriever.search import HybridSearcher, Passage, QueryError
 
 MAX_QUESTION_CHARS = 1000
@@ -39,14 +41,15 @@ MIN_SUPPORTED_SHARE = 0.5
 # question that the relevance check had let through, and cost three answerable ones (coverage 0.87-1.0).
 OVERRIDE_ABSTENTION_COVERAGE = 0.85
 SOURCES_SHOWN = 5
+# Prompt sizes default to the settings' (the service always passes them), so a pipeline built directly
+# answers like the service does.
+_SETTINGS = Settings.model_fields
 
 
-class AnswerError(ValueError):
-    """A request the user must fix; `code` is machine-readable, the message is Japanese + English."""
+class AnswerError(InvalidInputError, ValueError):
+    """A question the user must fix (empty, too long, a query the searcher refuses)."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    code = "invalid_question"
 
 
 def _ms(start: float) -> float:
@@ -67,9 +70,9 @@ class AnswerPipeline:
         chat_model: BaseChatModel | None,
         *,
         engine: str,
-        passages: int = 4,
-        passage_chars: int = 450,
-        history_turns: int = 4,
+        passages: int = _SETTINGS["answer_passages"].default,
+        passage_chars: int = _SETTINGS["answer_passage_chars"].default,
+        history_turns: int = _SETTINGS["answer_history_turns"].default,
         min_coverage: float | None = None,
         mode: str = "hybrid",
         mask=None,  # type: ignore[no-untyped-def]  # text -> text, applied before a remote model sees it
@@ -113,11 +116,11 @@ class AnswerPipeline:
         try:
             result = self.searcher.search(standalone, k=max(k, SOURCES_SHOWN), mode=self.mode, filters=request.filters)
         except QueryError as exc:
-            raise AnswerError("invalid_query", str(exc)) from exc
+            raise AnswerError(exc.message_ja, exc.message_en, code="invalid_query") from exc
         timings["retrieve"] = _ms(step)
         notices.extend(result.notices)
         retrieved = result.passages
-        relevance = assess(standalone, retrieved, self._idf(), self._mentions())
+        relevance = assess(standalone, retrieved, *self._corpus_lookups())
         numbered = {n: p for n, p in enumerate(retrieved[:k], start=1)}
         sources = [to_citation(n, p) for n, p in enumerate(retrieved, start=1)]
         yield AnswerEvent(type="sources", sources=sources)
@@ -181,27 +184,24 @@ class AnswerPipeline:
         )
 
     # -- steps --------------------------------------------------------------------------------
-    def _bm25(self):  # type: ignore[no-untyped-def]
-        return getattr(getattr(self.searcher, "store", None), "bm25", None)
-
-    def _idf(self):  # type: ignore[no-untyped-def]
-        bm25 = self._bm25()
-        return bm25.idf if bm25 is not None else None
-
-    def _mentions(self):  # type: ignore[no-untyped-def]
-        bm25 = self._bm25()
-        return bm25.documents_mentioning if bm25 is not None else None
+    def _corpus_lookups(self) -> tuple[IdfLookup | None, MentionLookup | None]:
+        """The searcher's BM25 statistics weigh the question's words and find places named elsewhere
+        in a document; without BM25 (a dense-only store) coverage is unweighted and places are looked
+        for in the passages only."""
+        if not self.searcher.has_bm25:
+            return None, None
+        return self.searcher.idf, self.searcher.documents_mentioning
 
     @staticmethod
     def _validated(question: str) -> str:
         text = (question or "").strip()
         if not text:
-            raise AnswerError("empty_question", "質問を入力してください / the question is empty")
+            raise AnswerError("質問を入力してください", "the question is empty", code="empty_question")
         if len(text) > MAX_QUESTION_CHARS:
             raise AnswerError(
-                "question_too_long",
-                f"質問は {MAX_QUESTION_CHARS} 文字以内で入力してください（{len(text)} 文字） / "
+                f"質問は {MAX_QUESTION_CHARS} 文字以内で入力してください（{len(text)} 文字）",
                 f"question longer than {MAX_QUESTION_CHARS} characters",
+                code="question_too_long",
             )
         return text
 

@@ -32,6 +32,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
+from yakuba.core.errors import UnavailableError
 from yakuba.core.settings import Settings
 from yakuba.models.gguf import GGUFError, resolve_gguf
 
@@ -44,14 +45,10 @@ log = logging.getLogger(__name__)
 _CALL_OPTIONS = ("max_tokens", "temperature", "top_p", "top_k", "repeat_penalty", "seed")
 
 
-class LLMError(RuntimeError):
-    """The chat model cannot be configured, loaded or called; carries staff (ja) and log (en) text."""
+class LLMError(UnavailableError, RuntimeError):
+    """The chat model cannot be configured, loaded or called (API 503, whatever the precise code)."""
 
-    def __init__(self, code: str, message_ja: str, message_en: str) -> None:
-        super().__init__(f"{message_ja} / {message_en}")
-        self.code = code
-        self.message_ja = message_ja
-        self.message_en = message_en
+    code = "llm_unavailable"
 
 
 # ----------------------------------------------------------------------------- llama.cpp instances
@@ -82,9 +79,9 @@ def load_llama(model_path: str, n_ctx: int, n_threads: int) -> _Loaded:
                 from llama_cpp import Llama
             except ImportError as exc:  # pragma: no cover - a hard dependency, but it is compiled
                 raise LLMError(
-                    "llm_runtime_missing",
                     "llama-cpp-python がインストールされていません（make install を実行してください）。",
                     "llama-cpp-python is not installed; run `make install`",
+                    code="llm_runtime_missing",
                 ) from exc
             started = time.perf_counter()
             try:
@@ -97,9 +94,9 @@ def load_llama(model_path: str, n_ctx: int, n_threads: int) -> _Loaded:
                 )
             except (ValueError, RuntimeError) as exc:
                 raise LLMError(
-                    "llm_load_failed",
                     f"ローカルモデルを読み込めませんでした: {model_path}",
                     f"llama.cpp could not load {model_path}: {exc}",
+                    code="llm_load_failed",
                 ) from exc
             log.info("loaded %s (n_ctx=%d, threads=%d) in %.1fs", model_path, n_ctx, n_threads,
                      time.perf_counter() - started)
@@ -126,9 +123,9 @@ def _to_openai_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
             role = {"system": "system", "human": "user", "ai": "assistant"}.get(message.type)
         if role is None:
             raise LLMError(
-                "llm_bad_message",
                 f"この種類のメッセージはローカルモデルに渡せません: {message.type}",
                 f"unsupported message type for the local model: {message.type}",
+                code="llm_bad_message",
             )
         converted.append({"role": role, "content": message.text})
     return converted
@@ -170,9 +167,9 @@ class LlamaCppChatModel(BaseChatModel):
     def _acquire(self, loaded: _Loaded) -> None:
         if not loaded.lock.acquire(timeout=self.timeout_s):
             raise LLMError(
-                "llm_busy",
                 "ローカルモデルが他の回答を生成中で混み合っています。しばらくしてからもう一度お試しください。",
                 f"the local model stayed busy with other requests for {self.timeout_s:.0f}s",
+                code="llm_busy",
             )
 
     def _call_llama(self, loaded: _Loaded, messages: list[BaseMessage], **params: Any) -> Any:
@@ -181,9 +178,9 @@ class LlamaCppChatModel(BaseChatModel):
         except ValueError as exc:  # llama-cpp-python reports an over-long prompt as ValueError
             if "context window" in str(exc) or "exceed" in str(exc):
                 raise LLMError(
-                    "llm_context_exceeded",
                     "質問と資料が長すぎてローカルモデルに入りません。資料の数や長さを減らしてください。",
                     f"the prompt does not fit the model's context of {self.n_ctx} tokens: {exc}",
+                    code="llm_context_exceeded",
                 ) from exc
             raise
 
@@ -244,11 +241,11 @@ class LlamaCppChatModel(BaseChatModel):
                 if finish_reason is None and time.monotonic() > deadline:
                     if not produced:  # the prompt alone took too long: an empty answer would mislead
                         raise LLMError(
-                            "llm_timeout",
                             f"ローカルモデルが {self.timeout_s:.0f} 秒以内に回答を始められませんでした。"
                             "資料の数や長さを減らすか、YAKUBA_LLM_TIMEOUT_S を延ばしてください。",
                             f"the local model produced nothing within llm_timeout_s={self.timeout_s:.0f}s "
                             "(prompt processing too slow); shorten the prompt or raise the timeout",
+                            code="llm_timeout",
                         )
                     # Stop generating rather than hold the model for everyone else; the caller's
                     # grounding checks see a short answer and finish_reason tells them why.
@@ -305,9 +302,9 @@ def _openai_chat_model(settings: Settings) -> BaseChatModel:
                    if not value]
         if missing:
             raise LLMError(
-                "llm_config",
                 f"Azure OpenAI を使うには {', '.join(missing)} を設定してください。",
                 f"Azure OpenAI needs {', '.join(missing)}",
+                code="llm_config",
             )
         return AzureChatOpenAI(
             azure_endpoint=settings.azure_endpoint,
@@ -319,17 +316,17 @@ def _openai_chat_model(settings: Settings) -> BaseChatModel:
     base_url = (settings.openai_base_url or "").strip()
     if not base_url:
         raise LLMError(
-            "llm_config",
             "chat_engine=openai には接続先が必要です。YAKUBA_OPENAI_BASE_URL を設定してください"
             "（例: http://localhost:11434/v1 = Ollama）。",
             "chat_engine=openai needs YAKUBA_OPENAI_BASE_URL (e.g. http://localhost:11434/v1 for Ollama)",
+            code="llm_config",
         )
     parsed = urlparse(base_url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise LLMError(
-            "llm_config",
             f"YAKUBA_OPENAI_BASE_URL は http(s)://ホスト:ポート/v1 の形で指定してください: {base_url}",
             f"YAKUBA_OPENAI_BASE_URL must look like http(s)://host:port/v1: {base_url!r}",
+            code="llm_config",
         )
     # Local servers (Ollama, llama.cpp, LM Studio) accept any key, but the client insists on one.
     return _compatible_chat_openai()(base_url=base_url, api_key=key or "not-needed",
@@ -352,9 +349,9 @@ def chat_model_for(settings: Settings, engine: str | None = None) -> BaseChatMod
         return _openai_chat_model(settings)
     if name == "local":
         try:
-            path = resolve_gguf(settings.chat_model, settings.models_path, progress=True)
+            path = resolve_gguf(settings.chat_model, settings.model_cache, progress=True)
         except GGUFError as exc:
-            raise LLMError(exc.code, exc.message_ja, exc.message_en) from exc
+            raise LLMError(exc.message_ja, exc.message_en, code=exc.code) from exc
         return LlamaCppChatModel(
             model_path=str(path),
             n_ctx=settings.llm_context,
@@ -364,7 +361,7 @@ def chat_model_for(settings: Settings, engine: str | None = None) -> BaseChatMod
             timeout_s=settings.llm_timeout_s,
         )
     raise LLMError(
-        "llm_config",
         f"不明な回答エンジンです: {name}（local / extractive / openai のいずれか）",
         f"unknown chat engine {name!r}: use local, extractive or openai",
+        code="llm_config",
     )

@@ -136,6 +136,8 @@ def _stem(name: str) -> str:
 
 # (place token, doc ids) -> doc ids that mention it somewhere; answered by the BM25 index.
 MentionLookup = Callable[[str, Sequence[str]], set[str]]
+# question tokens -> idf per token (BM25's): rare, telling words weigh most in coverage.
+IdfLookup = Callable[[Sequence[str]], dict[str, float]]
 
 
 def _place_found(name: str, texts: Sequence[str], doc_ids: Sequence[str], mentions: MentionLookup | None) -> bool:
@@ -175,7 +177,7 @@ def coverage(tokens: Sequence[str], present: AbstractSet[str], weights: dict[str
 def assess(
     question: str,
     passages: Sequence[Passage],
-    idf: Callable[[Sequence[str]], dict[str, float]] | None = None,
+    idf: IdfLookup | None = None,
     mentions: MentionLookup | None = None,
 ) -> Relevance:
     places = place_names(question)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from yakuba.core.errors import ErrorKind, InvalidInputError
 from yakuba.core.settings import Settings
 
 SAMPLE_RATE = 16_000
@@ -26,22 +27,14 @@ AUDIO_SUFFIXES = frozenset(
 # take over half an hour on 2 cores.
 MAX_AUDIO_SECONDS = 3 * 3600.0
 MIN_AUDIO_SECONDS = 0.3
-# Codes that mean "the caller's audio is the problem" (API: 4xx); any other code is the server's (5xx).
-INPUT_ERROR_CODES = frozenset(
-    {"empty_audio", "not_found", "unsupported_format", "not_audio", "too_short", "too_long", "no_speech",
-     "bad_language"}
-)
 Progress = Callable[[float, float], None]
 
 
-class TranscriptionError(Exception):
-    """Audio that cannot be transcribed; carries a message for staff (ja) and for logs (en)."""
+class TranscriptionError(InvalidInputError):
+    """Audio that cannot be transcribed. Usually the caller's file (kind invalid, API 400); a missing or
+    broken Whisper model is raised with kind unavailable (API 503), keeping the model's code."""
 
-    def __init__(self, code: str, message_ja: str, message_en: str) -> None:
-        super().__init__(f"{message_ja} / {message_en}")
-        self.code = code
-        self.message_ja = message_ja
-        self.message_en = message_en
+    code = "invalid_audio"
 
 
 class TranscriptSegment(BaseModel):
@@ -61,42 +54,38 @@ class Transcript(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-def _error(code: str, message_ja: str, message_en: str) -> TranscriptionError:
-    return TranscriptionError(code, message_ja, message_en)
-
-
 def _source(audio: Path | bytes, filename: str | None) -> tuple[Path | io.BytesIO, str]:
     """Checks what can be checked without decoding; returns something PyAV opens and a display name."""
     if isinstance(audio, bytes | bytearray | memoryview):
         data = bytes(audio)
         name = filename or "audio"
         if not data:
-            raise _error("empty_audio", f"音声ファイルが空です: {name}", f"empty audio: {name}")
+            raise TranscriptionError(f"音声ファイルが空です: {name}", f"empty audio: {name}", code="empty_audio")
         source: Path | io.BytesIO = io.BytesIO(data)
     else:
         path = Path(audio)
         name = filename or path.name
         if not path.is_file():
-            raise _error("not_found", f"音声ファイルが見つかりません: {path}", f"no such file: {path}")
+            raise TranscriptionError(f"音声ファイルが見つかりません: {path}", f"no such file: {path}", code="not_found")
         if path.stat().st_size == 0:
-            raise _error("empty_audio", f"音声ファイルが空です: {name}", f"empty audio: {name}")
+            raise TranscriptionError(f"音声ファイルが空です: {name}", f"empty audio: {name}", code="empty_audio")
         source = path
     suffix = Path(name).suffix.lower()
     if suffix and suffix not in AUDIO_SUFFIXES:
         supported = ", ".join(sorted(s.lstrip(".") for s in AUDIO_SUFFIXES))
-        raise _error(
-            "unsupported_format",
+        raise TranscriptionError(
             f"音声ファイルではありません（{suffix}）。対応形式: {supported}",
             f"unsupported file type {suffix}; supported: {supported}",
+            code="unsupported_format",
         )
     return source, name
 
 
 def _not_audio(name: str, detail: object) -> TranscriptionError:
-    return _error(
-        "not_audio",
+    return TranscriptionError(
         f"音声として読み込めませんでした: {name}（wav / mp3 / m4a などの音声ファイルを指定してください）",
         f"cannot decode {name} as audio: {detail}",
+        code="not_audio",
     )
 
 
@@ -121,10 +110,10 @@ def _probe_seconds(source: Path | io.BytesIO, name: str, max_seconds: float) -> 
 
 
 def _too_long(seconds: float, max_seconds: float) -> TranscriptionError:
-    return _error(
-        "too_long",
+    return TranscriptionError(
         f"音声が長すぎます（{seconds / 60:.0f} 分）。{max_seconds / 60:.0f} 分以内に分けてください。",
         f"audio is {seconds:.0f} s long; the limit is {max_seconds:.0f} s",
+        code="too_long",
     )
 
 
@@ -142,10 +131,10 @@ def decode(audio: Path | bytes, *, filename: str | None = None, max_seconds: flo
     if seconds > max_seconds:  # containers without a duration (browser webm) are checked here
         raise _too_long(seconds, max_seconds)
     if seconds < MIN_AUDIO_SECONDS:
-        raise _error(
-            "too_short",
+        raise TranscriptionError(
             f"音声が短すぎるか、音が入っていません（{seconds:.2f} 秒）: {name}",
             f"audio too short ({seconds:.2f} s): {name}",
+            code="too_short",
         )
     return samples
 
@@ -154,10 +143,10 @@ def _check_language(language: str | None) -> None:
     from faster_whisper.tokenizer import _LANGUAGE_CODES
 
     if language is not None and language not in _LANGUAGE_CODES:
-        raise _error(
-            "bad_language",
+        raise TranscriptionError(
             f"言語コードが正しくありません: {language!r}（日本語は ja）",
             f"unknown language code {language!r} (Japanese is 'ja')",
+            code="bad_language",
         )
 
 
@@ -191,7 +180,9 @@ def transcribe(
     try:
         model = load_whisper(settings)
     except WhisperModelError as exc:
-        raise TranscriptionError(exc.code, exc.message_ja, exc.message_en) from exc
+        raise TranscriptionError(
+            exc.message_ja, exc.message_en, code=exc.code, kind=ErrorKind.UNAVAILABLE
+        ) from exc
     loaded = time.perf_counter()
     pieces, _info = model.transcribe(
         samples,
@@ -209,10 +200,10 @@ def transcribe(
             progress(min(piece.end, duration), duration)
     done = time.perf_counter()
     if not segments:
-        raise _error(
-            "no_speech",
+        raise TranscriptionError(
             "音声から発話を検出できませんでした。録音に声が入っているか確認してください。",
             "no speech detected in the audio",
+            code="no_speech",
         )
     return Transcript(
         text="\n".join(segment.text for segment in segments),

@@ -20,19 +20,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from yakuba.core.errors import InvalidInputError
+
 SourceFormat = Literal["auto", "text", "vtt", "srt"]
 
 MAX_TRANSCRIPT_CHARS = 500_000
 
 
-class TranscriptError(ValueError):
-    """A transcript that cannot be read; the message is shown to staff."""
+class TranscriptError(InvalidInputError, ValueError):
+    """A transcript that cannot be read (empty, too long, no cues); the message is shown to staff."""
 
-    def __init__(self, code: str, message_ja: str, message_en: str) -> None:
-        super().__init__(f"{message_ja} / {message_en}")
-        self.code = code
-        self.message_ja = message_ja
-        self.message_en = message_en
+    code = "invalid_transcript"
 
 
 class Utterance(BaseModel):
@@ -266,12 +264,12 @@ def parse_text(text: str) -> ParsedTranscript:
 def parse_transcript(text: str, source_format: SourceFormat = "auto") -> ParsedTranscript:
     """Parse without cleaning (see `clean_transcript` for both)."""
     if not text or not text.strip():
-        raise TranscriptError("empty_transcript", "文字起こしが空です。", "the transcript is empty")
+        raise TranscriptError("文字起こしが空です。", "the transcript is empty", code="empty_transcript")
     if len(text) > MAX_TRANSCRIPT_CHARS:
         raise TranscriptError(
-            "transcript_too_long",
             f"文字起こしが長すぎます（{len(text):,}文字、上限{MAX_TRANSCRIPT_CHARS:,}文字）。分割してください。",
             f"the transcript has {len(text):,} characters; the limit is {MAX_TRANSCRIPT_CHARS:,}",
+            code="transcript_too_long",
         )
     fmt = detect_format(text) if source_format == "auto" else source_format
     if fmt == "text":
@@ -279,9 +277,9 @@ def parse_transcript(text: str, source_format: SourceFormat = "auto") -> ParsedT
     utterances = parse_cues(text)
     if not utterances:
         raise TranscriptError(
-            "bad_transcript",
             f"{fmt.upper()} 形式として読み取れる字幕がありませんでした。形式の指定を確認してください。",
             f"no cues could be read as {fmt.upper()}",
+            code="bad_transcript",
         )
     return ParsedTranscript(format=fmt, utterances=utterances)
 

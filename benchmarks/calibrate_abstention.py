@@ -49,9 +49,9 @@ def signals(dataset_dir: Path, settings: Settings, k: int, depth: int, limit: in
     for question in questions:
         passages = searcher.search(question.question, k=depth).passages
         gold = set(question.gold_doc_ids)
-        with_gold = assess(question.question, passages[:k], store.bm25.idf, store.bm25.documents_mentioning)
+        with_gold = assess(question.question, passages[:k], searcher.idf, searcher.documents_mentioning)
         without = [p for p in passages if p.doc_id not in gold][:k]
-        pairs.append((with_gold, assess(question.question, without, store.bm25.idf, store.bm25.documents_mentioning)))
+        pairs.append((with_gold, assess(question.question, without, searcher.idf, searcher.documents_mentioning)))
     return pairs
 
 

@@ -47,13 +47,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="yakuba-whisper-bench-"))
     os.environ.setdefault("KOKORO_JA_CACHE", str(work / "kokoro"))
     try:
-        settings = Settings(home=work / "home", whisper_model="whisper-base",
+        settings = Settings(home=work / "home", model_cache=work / "models", whisper_model="whisper-base",
                             whisper_compute_type=args.compute_type, llm_threads=args.threads)
         start = time.perf_counter()
-        whisper_model.ensure_whisper_base(settings.models_path)
+        whisper_model.ensure_whisper_base(settings.model_cache)
         assemble_s = time.perf_counter() - start
         start = time.perf_counter()
-        whisper_model.ensure_whisper_base(settings.models_path)
+        whisper_model.ensure_whisper_base(settings.model_cache)
         reuse_ms = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
         whisper_model.load_whisper(settings)

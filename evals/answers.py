@@ -363,8 +363,7 @@ def _chunk_texts(store: TenantStore, citations: Sequence[Citation]) -> dict[int,
     ids = [c.chunk_id for c in citations if c.chunk_id]
     if not ids:
         return {}
-    got = store.chunks.get(ids=list(dict.fromkeys(ids)), include=["documents"])
-    by_id = dict(zip(got["ids"], got["documents"], strict=True))
+    by_id = {row.chunk_id: row.text for row in store.get_chunks(list(dict.fromkeys(ids)))}
     return {c.n: by_id[c.chunk_id] for c in citations if c.chunk_id in by_id}
 
 

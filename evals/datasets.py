@@ -21,20 +21,24 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from yakuba.core.errors import InvalidInputError
+
 CORPUS_FILE = "corpus.jsonl"
 DOCS_DIR = "docs"
 QUESTIONS_FILE = "questions.jsonl"
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 
 
-class DatasetError(ValueError):
-    """A dataset that cannot be loaded; says which file and line, in Japanese and English."""
+class DatasetError(InvalidInputError, ValueError):
+    """A dataset that cannot be loaded; both messages end with the file (and line) to fix."""
+
+    code = "invalid_dataset"
 
     def __init__(self, message_ja: str, message_en: str, *, path: Path, line: int | None = None) -> None:
         where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{message_ja}（{where}） / {message_en} ({where})")
-        self.message_ja = message_ja
-        self.message_en = message_en
+        super().__init__(
+            f"{message_ja}（{where}）", f"{message_en} ({where})", detail={"path": str(path), "line": line}
+        )
         self.path = path
         self.line = line
 

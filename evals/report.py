@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from yakuba.core.errors import ErrorKind, InvalidInputError
 from yakuba.evals.answer_metrics import mean_defined
 from yakuba.evals.answers import LATENCIES, METRICS, AnswerReport, QuestionRecord
 
@@ -36,8 +37,10 @@ LABELS_JA = {
 }
 
 
-class ReportError(ValueError):
-    """A report folder or file that cannot be read; Japanese and English, like other errors."""
+class ReportError(InvalidInputError, ValueError):
+    """A report folder or file that cannot be read."""
+
+    code = "invalid_report"
 
 
 def load_report(path: str | Path) -> AnswerReport:
@@ -45,12 +48,14 @@ def load_report(path: str | Path) -> AnswerReport:
     target = Path(path)
     file = target / REPORT_JSON if target.is_dir() else target
     if not file.is_file():
-        raise ReportError(f"レポートが見つかりません: {file} / report not found: {file}")
+        raise ReportError(
+            f"レポートが見つかりません: {file}", f"report not found: {file}", code="report_not_found", kind=ErrorKind.NOT_FOUND
+        )
     try:
         return AnswerReport.model_validate_json(file.read_text(encoding="utf-8"))
     except (ValidationError, ValueError) as exc:
         raise ReportError(
-            f"回答評価のレポートとして読めません: {file} / not an answer-benchmark report: {file}: {exc}"
+            f"回答評価のレポートとして読めません: {file}", f"not an answer-benchmark report: {file}: {exc}"
         ) from exc
 
 

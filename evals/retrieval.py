@@ -19,7 +19,7 @@ from yakuba.core.settings import Settings
 from yakuba.evals.datasets import Dataset, corpus_hash, load_dataset
 from yakuba.evals.metrics import dedupe, percentile, ranking_metrics
 from yakuba.ingest.pipeline import Ingestor, ingest_signature
-from yakuba.retriever.embeddings import embeddings_from_settings
+from yakuba.retriever.embeddings import embeddings_from_settings, model_identity
 from yakuba.retriever.search import FusionConfig, HybridSearcher, Mode, set_query_threads
 from yakuba.retriever.store import TenantStore
 
@@ -64,7 +64,8 @@ class RetrievalReport(BaseModel):
 
 
 def index_dir(settings: Settings, dataset: Dataset) -> Path:
-    key = f"{dataset.name}-{corpus_hash(dataset)[:12]}-{ingest_signature(settings)}"
+    signature = ingest_signature(settings, model_identity(settings.embedding_model))
+    key = f"{dataset.name}-{corpus_hash(dataset)[:12]}-{signature}"
     return settings.home / "eval-cache" / key
 
 
@@ -95,7 +96,7 @@ def open_index(
             "データセットの取り込みに失敗しました / dataset ingest failed: "
             + "; ".join(f"{r.path}: {r.message_en}" for r in failed[:5])
         )
-    store.bm25.ensure_built()
+    store.warm_bm25()
     elapsed = time.perf_counter() - start
     (folder / READY_MARKER).write_text(
         json.dumps({"chunks": store.count(), "build_s": elapsed, "model": settings.embedding_model}),

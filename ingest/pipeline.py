@@ -10,30 +10,51 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, Field
 
 from yakuba.core.settings import Settings
-from yakuba.core.types import Chunk, DocType, DocumentLoadError, LoadedDocument
+from yakuba.core.types import Chunk, DocType, DocumentLoadError, DocumentRecord, LoadedDocument
 from yakuba.core.wareki import wareki_to_iso
 from yakuba.ingest.chunk import chunk_document, chunk_ids
 from yakuba.ingest.clean import clean_pages
 from yakuba.ingest.loaders import SUPPORTED_SUFFIXES, load_path
 from yakuba.ingest.minutes import detect_doc_type
-from yakuba.retriever.embeddings import model_identity
-from yakuba.retriever.store import DocumentRecord, TenantStore
 
 PIPELINE_VERSION = "1"
 EMBED_BATCH = 256
 IGNORE_FILE = ".yakubaignore"
 
 Status = Literal["added", "updated", "unchanged", "failed"]
+
+
+@runtime_checkable
+class IngestTarget(Protocol):
+    """What the Ingestor needs of a tenant's store (retriever's TenantStore has it); ingest sits below
+    the retriever, so it names the methods instead of importing the class."""
+
+    # Identity of the model the stored vectors come from (retriever.embeddings.model_identity).
+    embedding_model: str | None
+
+    def get_document(self, doc_id: str) -> DocumentRecord | None: ...
+
+    def put_document(self, record: DocumentRecord) -> None: ...
+
+    def chunk_ids(self, doc_id: str) -> set[str]: ...
+
+    def add_chunks(
+        self, ids: Sequence[str], chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]
+    ) -> None: ...
+
+    def update_chunk_metadata(self, ids: Sequence[str], chunks: Sequence[Chunk]) -> None: ...
+
+    def delete_chunks(self, ids: Iterable[str]) -> None: ...
 
 
 class DocumentResult(BaseModel):
@@ -156,11 +177,11 @@ def discover(paths: Sequence[Path]) -> list[InputPath]:
     return found
 
 
-def ingest_signature(settings: Settings) -> str:
-    """What must match for an unchanged file to be skipped: chunking and the embedding model."""
+def ingest_signature(settings: Settings, embedding_model: str) -> str:
+    """What must match for an unchanged file to be skipped: chunking and the embedding model
+    (`embedding_model` is its identity, retriever.embeddings.model_identity, weights hash included)."""
     key = json.dumps(
-        [PIPELINE_VERSION, settings.chunk_size, settings.chunk_overlap, model_identity(settings.embedding_model)],
-        ensure_ascii=False,
+        [PIPELINE_VERSION, settings.chunk_size, settings.chunk_overlap, embedding_model], ensure_ascii=False
     )
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -193,22 +214,33 @@ def _file_hash(path: Path) -> str:
 
 
 class Ingestor:
-    """Runs the pipeline for one tenant; the CLI and the API drive it."""
+    """Runs the pipeline for one tenant; the CLI and the API drive it.
+
+    `embedding_model` is the identity of the model `embeddings` runs; by default the store's, which
+    `TenantStore.open` sets from the settings and checks against the stored vectors.
+    """
 
     def __init__(
         self,
         settings: Settings,
-        store: TenantStore,
+        store: IngestTarget,
         embeddings: Embeddings,
         *,
         doc_type: DocType | None = None,
         on_chunks_embedded: Callable[[int], None] | None = None,
+        embedding_model: str | None = None,
     ) -> None:
+        identity = embedding_model or store.embedding_model
+        if not identity:
+            raise ValueError(
+                "埋め込みモデルの識別名がありません / the Ingestor needs the embedding model's identity: "
+                "pass embedding_model= or open the store with TenantStore.open(settings, tenant)"
+            )
         self.settings = settings
         self.store = store
         self.embeddings = embeddings
         self.doc_type = doc_type
-        self.signature = ingest_signature(settings)
+        self.signature = ingest_signature(settings, identity)
         self.on_chunks_embedded = on_chunks_embedded or (lambda n: None)
 
     def _unchanged(self, doc_id: str, content_hash: str) -> DocumentRecord | None:

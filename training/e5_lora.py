@@ -177,7 +177,7 @@ def _bert(model_config: dict[str, Any], weights: dict[str, np.ndarray]):  # type
     state = {k: torch.from_numpy(v) for k, v in weights.items() if not k.startswith("pooler.")}
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys:
-        raise LoraBuildError(f"base weights incomplete: {result.missing_keys[:5]}")
+        raise LoraBuildError("基本モデルの重みが足りません", f"base weights incomplete: {result.missing_keys[:5]}")
     return model
 
 
@@ -379,18 +379,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.command == "pack":
-        from yakuba.models.e5 import default_cache_dir, ensure_e5_model
+        from yakuba.models.e5 import ensure_e5_model
 
-        print(json.dumps(pack_bundle(ensure_e5_model(default_cache_dir()), args.bundle, LoraConfig(),
+        print(json.dumps(pack_bundle(ensure_e5_model(), args.bundle, LoraConfig(),
                                      minutes=args.minutes, questions=args.questions)))
         return
     if args.command == "train":
         if args.bundle:
             model_config, weights, arrays, config = load_bundle(args.bundle)
         else:
-            from yakuba.models.e5 import default_cache_dir, ensure_e5_model
+            from yakuba.models.e5 import ensure_e5_model
 
-            base = ensure_e5_model(default_cache_dir())
+            base = ensure_e5_model()
             config = LoraConfig()
             train_pairs, val_pairs = training_pairs(config, minutes=args.minutes, questions=args.questions)
             arrays = tokenised(base, train_pairs, val_pairs, config)
@@ -403,10 +403,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if not args.bundle:
             main(["finish", str(args.out)])
         return
-    from yakuba.models.e5 import default_cache_dir, ensure_e5_model
+    from yakuba.models.e5 import ensure_e5_model
+    from yakuba.models.provision import model_cache
 
-    scratch = default_cache_dir() / f".{MODEL_NAME}.check"
-    merge_adapter(ensure_e5_model(default_cache_dir()), args.out, scratch)
+    scratch = model_cache() / f".{MODEL_NAME}.check"
+    merge_adapter(ensure_e5_model(), args.out, scratch)
     print(f"written: {write_references(scratch, args.out)}")
     shutil.rmtree(scratch, ignore_errors=True)
 

@@ -434,9 +434,9 @@ def _distil(
 ) -> Any:
     """Vocabulary + e5 vectors + PCA/SIF → an untrained static SentenceTransformer."""
     if base_model is None:
-        from yakuba.models.e5 import default_cache_dir, ensure_e5_model
+        from yakuba.models.e5 import ensure_e5_model
 
-        base_model = ensure_e5_model(default_cache_dir())
+        base_model = ensure_e5_model()  # in settings.model_cache
     base_model = Path(base_model)
     started = time.perf_counter()
     texts = training_texts(records, config.max_chars)

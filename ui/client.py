@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from yakuba.assistant.schemas import Answer, AnswerEvent, ChatMessage, Citation
-
 __all__ = [
+    "DOC_TYPES",
     "Answer",
     "AnswerEvent",
     "ApiError",
@@ -54,6 +53,60 @@ class _Loose(BaseModel):
     """Response models keep fields the UI does not know yet, so a newer API never breaks it."""
 
     model_config = ConfigDict(extra="allow")
+
+
+# The document types the API accepts in `filters.doc_types` and the upload's `doc_type` (its DocType values).
+DOC_TYPES: tuple[str, ...] = ("総合計画", "議会会議録", "DX・ガイドブック", "計画", "その他")
+
+
+class ChatMessage(BaseModel):
+    """One earlier turn sent back with a follow-up question."""
+
+    role: Literal["user", "assistant", "system"]
+    content: str
+
+
+class Citation(_Loose):
+    """One numbered source of an answer or a draft (`[n]` in the text), as the API sends it."""
+
+    n: int
+    doc_id: str
+    title: str
+    page: int | None = None
+    excerpt: str
+    score: float
+    chunk_id: str | None = None
+    doc_type: str | None = None
+    speaker: str | None = None
+    role: str | None = None
+    date: str | None = None
+    label: str = ""
+
+
+class Answer(_Loose):
+    """POST /v1/chat: the checked answer, the sources it cites and the closest passages."""
+
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    sources: list[Citation] = Field(default_factory=list)
+    engine: str = ""
+    fallback: str | None = None
+    abstain_reason: str | None = None
+    standalone_question: str = ""
+    notices: list[str] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class AnswerEvent(_Loose):
+    """One server-sent event of a streamed answer: sources → token* → answer (or error)."""
+
+    type: Literal["sources", "token", "answer", "error"]
+    text: str | None = None
+    sources: list[Citation] | None = None
+    answer: Answer | None = None
+    error: str | None = None
+    data: dict[str, Any] | None = None
 
 
 class Identity(_Loose):

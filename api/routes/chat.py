@@ -19,6 +19,7 @@ from yakuba.api.metrics import Metrics
 from yakuba.api.schemas import ChatRequest
 from yakuba.assistant.schemas import Answer, AnswerEvent, AnswerRequest
 from yakuba.assistant.service import Assistant
+from yakuba.core.errors import YakubaError
 
 log = logging.getLogger("yakuba.api")
 router = APIRouter(tags=["chat"], responses=ERROR_RESPONSES)
@@ -50,9 +51,8 @@ def start_stream(assistant: Assistant, request: AnswerRequest) -> Iterator[Answe
 
 def stream_error(exc: Exception) -> tuple[str, str]:
     """(code, Japanese message) for a failure after the stream started."""
-    code = getattr(exc, "code", None)
-    if code and isinstance(exc, ValueError | RuntimeError):
-        return code, str(exc)
+    if isinstance(exc, YakubaError):
+        return exc.code, exc.message
     log.exception("answer stream failed", exc_info=exc)
     return "internal_error", STREAM_FAILED
 

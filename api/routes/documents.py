@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from yakuba.api.audit import AuditNote
 from yakuba.api.auth import Permission, require
@@ -20,10 +20,9 @@ from yakuba.api.schemas import (
     UploadResponse,
     UploadResult,
 )
-from yakuba.api.uploads import UploadIngestor, remove_uploaded_file
 from yakuba.core.settings import Settings
 from yakuba.core.types import DocType
-from yakuba.retriever.store import TenantStore
+from yakuba.retriever.library import DocumentLibrary, SavedUpload
 
 router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
 
@@ -33,7 +32,6 @@ def list_documents(
     key: Annotated[ApiKey, Depends(require(Permission.DOCUMENTS_READ))],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> DocumentList:
-    store = TenantStore.open(settings, key.tenant, check_model=False)
     return DocumentList(
         tenant=key.tenant,
         documents=[
@@ -41,7 +39,7 @@ def list_documents(
                 doc_id=r.doc_id, title=r.title, doc_type=r.doc_type.value, file_format=r.file_format,
                 pages=r.pages, chunks=r.chunks, ingested_at=r.ingested_at, warnings=r.warnings,
             )
-            for r in store.list_documents()
+            for r in DocumentLibrary(settings, key.tenant).list()
         ],
     )
 
@@ -53,7 +51,6 @@ def list_documents(
     responses={413: {"model": ErrorResponse, "description": "送信データが大きすぎる / too large"}},
 )
 def upload_documents(
-    request: Request,
     files: Annotated[list[UploadFile], File(description="登録するファイル（複数可） / files to ingest")],
     key: Annotated[ApiKey, Depends(require(Permission.DOCUMENTS_WRITE))],
     settings: Annotated[Settings, Depends(get_settings)],
@@ -67,32 +64,32 @@ def upload_documents(
             forced = DocType.parse(doc_type)
         except ValueError as exc:
             raise ApiError(422, "invalid_doc_type", str(exc), detail={"doc_type": doc_type}) from exc
-    ingestor = UploadIngestor(settings, key.tenant, request.app.state.write_locks, doc_type=forced)
-    outcome = ingestor.ingest((f.filename, f.file) for f in files)
-    results = []
-    for client_name, stored_name, result in outcome:
+    saved = DocumentLibrary(settings, key.tenant).add_uploads(((f.filename, f.file) for f in files), doc_type=forced)
+    results = [_upload_result(upload) for upload in saved]
+    for result in results:
         metrics.ingested.labels(result.status).inc()
-        documents = [
+        note.cite([d.doc_id for d in result.documents])
+    failed = sum(1 for r in results if r.status == "failed")
+    return UploadResponse(tenant=key.tenant, results=results, succeeded=len(results) - failed, failed=failed)
+
+
+def _upload_result(upload: SavedUpload) -> UploadResult:
+    result = upload.result
+    return UploadResult(
+        filename=upload.filename,
+        saved_as=upload.saved_as,
+        status=result.status,
+        documents=[
             UploadedDocument(
                 doc_id=d.doc_id, title=d.title, status=d.status,  # type: ignore[arg-type]
                 doc_type=d.doc_type, pages=d.pages, chunks=d.chunks, warnings=d.warnings,
             )
             for d in result.documents
-        ]
-        note.cite([d.doc_id for d in documents])
-        results.append(
-            UploadResult(
-                filename=client_name,
-                saved_as=stored_name if result.status != "failed" else None,
-                status=result.status,
-                documents=documents,
-                error_code=result.error_code,
-                message=result.message_ja,
-                message_en=result.message_en,
-            )
-        )
-    failed = sum(1 for r in results if r.status == "failed")
-    return UploadResponse(tenant=key.tenant, results=results, succeeded=len(results) - failed, failed=failed)
+        ],
+        error_code=result.error_code,
+        message=result.message_ja,
+        message_en=result.message_en,
+    )
 
 
 @router.delete(
@@ -103,22 +100,11 @@ def upload_documents(
 )
 def delete_document(
     doc_id: str,
-    request: Request,
     key: Annotated[ApiKey, Depends(require(Permission.DOCUMENTS_WRITE))],
     settings: Annotated[Settings, Depends(get_settings)],
     note: Annotated[AuditNote, Depends(audit_note)],
 ) -> DeleteResponse:
-    with request.app.state.write_locks(key.tenant):
-        store = TenantStore.open(settings, key.tenant, check_model=False)
-        try:
-            record = store.get_document(doc_id)
-            if record is None and not store.chunk_ids(doc_id):
-                raise ApiError(404, "document_not_found", f"文書が見つかりません: {doc_id} / no such document",
-                               detail={"doc_id": doc_id})
-            removed = store.delete_document(doc_id)
-        finally:
-            store.close()
-    if record is not None:
-        remove_uploaded_file(settings, key.tenant, record.source_path)
+    # DocumentNotFoundError (a NotFoundError) becomes the 404 in api/errors.py
+    removed = DocumentLibrary(settings, key.tenant).delete(doc_id)
     note.cite([doc_id])
     return DeleteResponse(doc_id=doc_id, deleted_chunks=removed)

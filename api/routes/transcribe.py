@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from yakuba.api.auth import Permission, require
 from yakuba.api.deps import get_settings
-from yakuba.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
+from yakuba.api.errors import ERROR_RESPONSES, ErrorResponse
 from yakuba.api.keys import ApiKey
-from yakuba.assistant.transcribe import INPUT_ERROR_CODES, Transcript, TranscriptionError, transcribe
+from yakuba.assistant.transcribe import Transcript, transcribe
 from yakuba.core.settings import Settings
 
 router = APIRouter(tags=["transcribe"], responses=ERROR_RESPONSES)
@@ -30,8 +30,5 @@ def transcribe_audio(
     language: Annotated[str, Form(description="言語コード（既定 ja） / language code")] = "ja",
 ) -> Transcript:
     data = file.file.read()
-    try:
-        return transcribe(data, settings, filename=file.filename, language=language or None)
-    except TranscriptionError as exc:
-        status = 400 if exc.code in INPUT_ERROR_CODES else 503
-        raise ApiError(status, exc.code, f"{exc.message_ja} / {exc.message_en}") from exc
+    # A TranscriptionError becomes 400 (the audio) or 503 (the model) through its kind (api/errors.py).
+    return transcribe(data, settings, filename=file.filename, language=language or None)

@@ -45,7 +45,7 @@ def load_error(code: str, name: str, detail_ja: str = "", detail_en: str = "") -
     base_ja, base_en = _MESSAGES[code]
     message_ja = f"{name}: {base_ja}" + (f"（{detail_ja}）" if detail_ja else "")
     message_en = f"{name}: {base_en}" + (f" ({detail_en})" if detail_en else "")
-    return DocumentLoadError(code, message_ja, message_en)
+    return DocumentLoadError(message_ja, message_en, code=code)
 
 
 def warning(ja: str, en: str) -> str:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from tests.api.support import CORPORA, LIBRARY_DOC, make_settings
 from tests.helpers import DATA
 from yakuba.api.app import create_app
-from yakuba.api.uploads import safe_filename
+from yakuba.retriever.library import safe_filename
 
 PLAN = "# 防災計画\n本町は、防災行政無線の更新と避難所の耐震化を令和5年度までに完了する。\n"
 

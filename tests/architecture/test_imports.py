@@ -62,3 +62,44 @@ def test_import_contracts_hold(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "Contracts: 6 kept, 0 broken." in done.stdout, done.stdout[-3000:]
+
+
+PACKAGES = ("core", "models", "ingest", "retriever", "assistant", "api", "evals", "training", "cli", "ui")
+GRAPH_SCRIPT = """
+import grimp, json
+graph = grimp.build_graph("yakuba", cache_dir=None)
+names = {names}
+print(json.dumps({{a: [b for b in names if b != a and graph.direct_import_exists(
+    importer="yakuba." + a, imported="yakuba." + b, as_packages=True)] for a in names}}))
+"""
+
+
+def package_graph(tree: Path) -> dict[str, list[str]]:
+    """Which top-level packages each one imports directly (grimp over the installed layout)."""
+    import json
+
+    script = GRAPH_SCRIPT.format(names=list(PACKAGES))
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tree, env=env, capture_output=True, text=True,
+                          timeout=300, check=True)  # fmt: skip
+    return json.loads(done.stdout)
+
+
+def graph_block(graph: dict[str, list[str]]) -> str:
+    return "\n".join(f"{a:<10} → {', '.join(graph[a]) or '(nothing of ours)'}" for a in PACKAGES)
+
+
+def test_architecture_doc_shows_the_real_graph(tmp_path: Path) -> None:
+    """docs/architecture.md carries the import graph as it is; regenerate it with
+    `.venv/bin/python -m tests.architecture.test_imports` when this fails."""
+    pytest.importorskip("grimp")
+    block = graph_block(package_graph(installed_layout(tmp_path)))
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert f"```text\n{block}\n```" in doc, f"docs/architecture.md's import graph is out of date:\n{block}"
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        print(graph_block(package_graph(installed_layout(Path(scratch)))))

@@ -165,6 +165,26 @@ def passage(text: str, doc_id: str = "a.md") -> Passage:
     return Passage(chunk_id=doc_id + "#0", doc_id=doc_id, title=doc_id, doc_type="計画", text=text, score=1.0)
 
 
+def test_pipeline_defaults_are_the_services(settings: Settings, searcher: HybridSearcher) -> None:
+    """Built directly or by the Assistant, a pipeline shows the model the same passages."""
+    direct = AnswerPipeline(searcher, None, engine="extractive")
+    served = Assistant(settings, "testtown", searcher=searcher, chat_model=None, engine="extractive").pipeline()
+    for name in ("passages", "passage_chars", "history_turns"):
+        assert getattr(direct, name) == getattr(served, name), name
+    assert direct.passage_chars == 300
+
+
+def test_searcher_without_bm25_answers_with_unweighted_coverage(searcher: HybridSearcher) -> None:
+    store = searcher.store
+    dense_only = HybridSearcher(TenantStore(store.client, store.tenant, embedding_model=store.embedding_model),
+                                searcher.embeddings)
+    assert not dense_only.has_bm25
+    answer = AnswerPipeline(dense_only, None, engine="extractive", mode="dense").answer(
+        AnswerRequest(question="防災行政無線の更新はいつまでに完了しますか")
+    )
+    assert not answer.abstained and answer.citations[0].doc_id == "bousai.md"
+
+
 def test_marker_forms() -> None:
     assert cited_numbers("Aです[1]。Bです［２］。Cです【3】[1, 4]。") == [1, 2, 3, 4]
     text, dropped = clean_markers("Aです[1][7]。Bです［２、8］。", {1, 2})
@@ -251,8 +271,7 @@ def test_council_question_on_real_minutes(searcher: HybridSearcher) -> None:
     assert not answer.abstained and answer.abstain_reason is None
     assert any(c.role == MEMBER_ROLE for c in answer.sources[:5])
     passages = searcher.search(AOPATO, k=30).passages
-    bm25 = searcher.store.bm25
     officials = [p for p in passages if p.role != MEMBER_ROLE][:5]
     assert officials and any("青パト" in p.text for p in officials)
-    relevance = assess(AOPATO, officials, bm25.idf, bm25.documents_mentioning)
+    relevance = assess(AOPATO, officials, searcher.idf, searcher.documents_mentioning)
     assert relevance.abstain_reason(0.6) == "member_question_not_found"

@@ -117,6 +117,7 @@ def local_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
     home = tmp_path_factory.mktemp("llm-home")
     yield Settings(
         home=home,
+        model_cache=home / "models",  # assembled afresh, not taken from the user's cache
         chat_engine="local",
         chat_model="qwen2.5-coder-1.5b-instruct-q4_k_m",
         llm_threads=2,
@@ -141,10 +142,10 @@ def _grounded(question: str) -> list:
 @pytest.mark.slow
 def test_local_model_is_assembled_and_verified(local_settings: Settings, local_model: LlamaCppChatModel) -> None:
     path = Path(local_model.model_path)
-    assert path.parent == local_settings.models_path
+    assert path.parent == local_settings.model_cache
     assert path.stat().st_size == 1_117_320_768
     assert (path.parent / (path.name + ".verified.json")).is_file()
-    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".part")] == []
+    assert [p.name for p in path.parent.iterdir() if ".partial-" in p.name] == []
     # A second resolve trusts the sidecar: same file, no rebuild.
     again = chat_model_for(local_settings)
     assert again.model_path == local_model.model_path

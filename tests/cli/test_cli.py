@@ -82,3 +82,16 @@ def test_bad_arguments_give_clear_messages(settings, tmp_path: Path) -> None:
     missing = _run("ingest", str(tmp_path / "nope.pdf"))
     assert missing.exit_code == 1
     assert "Traceback" not in missing.output
+
+
+def test_reindex_re_embeds_every_chunk_and_keeps_files_unchanged(settings, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(DATA / "soumu_dx_excerpt.md", folder / "soumu.md")
+    assert _run("ingest", str(folder), "--tenant", "tobetsu").exit_code == 0
+    [row] = json.loads(_run("docs", "list", "--tenant", "tobetsu", "--json").stdout.strip().splitlines()[-1])
+    result = _run("reindex", "--tenant", "tobetsu")
+    assert result.exit_code == 0, result.output
+    assert f"再計算しました: {row['chunks']} チャンク" in result.stdout
+    again = _run("ingest", str(folder), "--tenant", "tobetsu")
+    assert again.exit_code == 0 and "変更なし" in again.output

@@ -99,6 +99,9 @@ def test_bad_corpus_line_names_file_and_line(tmp_path: Path, bad_line: str, mess
     assert message in str(info.value)
     assert info.value.line == 3
     assert str(info.value).count("corpus.jsonl:3") == 2  # Japanese and English halves
+    assert info.value.message_ja.endswith("corpus.jsonl:3）") and info.value.message_en.endswith("corpus.jsonl:3)")
+    assert info.value.detail == {"path": str(root / "corpus.jsonl"), "line": 3}
+    assert info.value.code == "invalid_dataset"
 
 
 def test_bad_question_line(tmp_path: Path) -> None:

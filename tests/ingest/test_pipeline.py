@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import DATA
 from yakuba.core.settings import Settings
 from yakuba.core.types import DocType
-from yakuba.ingest.pipeline import Ingestor, discover
+from yakuba.ingest.pipeline import Ingestor, IngestTarget, discover
 from yakuba.retriever.store import TenantStore, make_client
 
 EXCERPT = DATA / "soumu_dx_excerpt.md"
@@ -49,8 +49,12 @@ def docs_dir(tmp_path: Path) -> Path:
 
 
 def _state(store: TenantStore) -> dict[str, tuple[str, dict]]:
-    got = store.chunks.get(include=["documents", "metadatas"])
+    got = store._chunk_collection.get(include=["documents", "metadatas"])
     return {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)}
+
+
+def _metadatas(store: TenantStore, doc_id: str) -> list[dict]:
+    return [row.metadata for row in store.get_chunks(sorted(store.chunk_ids(doc_id)))]
 
 
 def _ingest(settings: Settings, store: TenantStore, embeddings, paths: list[Path]):
@@ -91,8 +95,7 @@ def test_changed_file_replaces_exactly_its_old_chunks(settings, store, embedding
     assert len(soumu_before & soumu_after) >= len(soumu_before) - 2
     assert 0 < counting.texts <= 3
     assert len(soumu_after) == store.get_document("soumu.md").chunks
-    found = store.chunks.get(where={"doc_id": "soumu.md"}, include=["documents"])
-    assert any("文書検索AI" in d for d in found["documents"])
+    assert any("文書検索AI" in row.text for row in store.get_chunks(sorted(soumu_after)))
     assert set(store.bm25.ids()) == set(_state(store))
     assert store.bm25.search("文書検索AI", 1)[0][0] in soumu_after - soumu_before
     memo_after = {k: v for k, v in _state(store).items() if v[1]["doc_id"] == "memo.txt"}
@@ -165,13 +168,12 @@ def test_doc_type_forced_and_detected(settings, store, embeddings, docs_dir: Pat
     forced = Ingestor(settings, store, embeddings, doc_type=DocType.PLAN)
     list(forced.run([docs_dir / "memo.txt"]))
     assert store.get_document("memo.txt").doc_type is DocType.PLAN
-    metas = store.chunks.get(where={"doc_id": "memo.txt"}, include=["metadatas"])["metadatas"]
-    assert {m["doc_type"] for m in metas} == {"計画"}
+    assert {m["doc_type"] for m in _metadatas(store, "memo.txt")} == {"計画"}
 
 
 def test_chunk_metadata_keeps_pages_and_headings(settings, store, embeddings, docs_dir: Path) -> None:
     _ingest(settings, store, embeddings, [docs_dir])
-    metas = store.chunks.get(where={"doc_id": "soumu.md"}, include=["metadatas"])["metadatas"]
+    metas = _metadatas(store, "soumu.md")
     assert all(m["title"] for m in metas)
     assert any(m.get("heading") for m in metas)
     assert sorted(m["chunk_index"] for m in metas) == list(range(len(metas)))
@@ -202,6 +204,20 @@ def test_changing_the_model_is_refused_until_reindexed(settings, store, embeddin
     assert other.reindex(e5) == len(ids_before)
     assert set(_state(other)) == ids_before
     query = e5.embed_query("生成AIの活用")
-    hit = other.chunks.query(query_embeddings=[query], n_results=1, include=["distances"])
-    assert hit["distances"][0][0] < 0.3, "vectors now come from the new model"
-    assert (other.chunks.metadata or {})["embedding_model"] == "multilingual-e5-small"
+    assert other.query_dense(query, 1)[0].similarity > 0.7, "vectors now come from the new model"
+    assert (other._chunk_collection.metadata or {})["embedding_model"] == "multilingual-e5-small"
+
+
+def test_the_store_is_an_ingest_target_and_names_the_model(settings, store, embeddings) -> None:
+    """Ingest names the store methods it needs instead of importing the retriever; the signature that
+    decides "unchanged" comes from the model identity the store was opened with."""
+    assert isinstance(store, IngestTarget)
+    assert Ingestor(settings, store, embeddings).signature == Ingestor(
+        settings, store, embeddings, embedding_model=settings.embedding_model
+    ).signature
+    assert Ingestor(settings, store, embeddings, embedding_model="other-model").signature != (
+        Ingestor(settings, store, embeddings).signature
+    )
+    anonymous = TenantStore(store.client, "anonymous", bm25_root=settings.bm25_path)
+    with pytest.raises(ValueError, match="embedding model"):
+        Ingestor(settings, anonymous, embeddings)

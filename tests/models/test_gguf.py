@@ -1,6 +1,7 @@
 """Assembling a GGUF from packaged parts: order, checksum, atomic rename, cached verification, paths.
 
-Small fake parts stand in for the 22 real ones (the real 1.1 GB join runs in test_llm.py).
+Small fake parts stand in for the 22 real ones (the real 1.1 GB join runs in test_llm.py); the joiner
+and the lock themselves are tested in test_provision.py.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from yakuba.models import gguf
+from yakuba.core.errors import UnavailableError
+from yakuba.models import gguf, provision
 from yakuba.models.gguf import (
     PACKAGED_MODELS,
     GGUFError,
@@ -45,7 +47,8 @@ JOINED = b"".join(PART_BYTES)
 
 
 def _leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith((".part", ".tmp")))
+    """Partial files of a join (the lock file stays by design: it is how processes take turns)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock"))
 
 
 def test_assemble_joins_in_order_and_records_a_sidecar(parts: list[Path], tmp_path: Path) -> None:
@@ -71,6 +74,7 @@ def test_size_mismatch_is_refused_before_writing(parts: list[Path], tmp_path: Pa
     with pytest.raises(GGUFError) as info:
         assemble(parts, target, sha256=_sha(JOINED), size=len(JOINED) + 1, progress=False)
     assert info.value.code == "model_size_mismatch"
+    assert isinstance(info.value, UnavailableError)  # an operator's problem: the API answers 503
     assert not target.exists()
 
 
@@ -82,7 +86,7 @@ def test_failure_mid_write_keeps_the_previous_file(parts: list[Path], tmp_path: 
     def broken_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(gguf.os, "fsync", broken_fsync)
+    monkeypatch.setattr(provision.os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="No space"):
         assemble(parts, target, sha256=_sha(JOINED), progress=False)
     assert target.read_bytes() == b"previous model"
@@ -158,7 +162,9 @@ def test_missing_part_package_names_what_to_install(fake_spec: PackagedGGUF, tmp
         ensure_packaged(spec, tmp_path / "models", progress=False)
     assert info.value.code == "model_parts_missing"
     assert "no-such-part-package" in info.value.message_en and "見つかりません" in info.value.message_ja
+    assert str(info.value) == f"{info.value.message_ja} / {info.value.message_en}"
     assert not (tmp_path / "models" / "fake-model.gguf").exists()
+    assert _leftovers(tmp_path / "models") == []
 
 
 def test_resolve_accepts_a_gguf_path_as_is(tmp_path: Path) -> None:

@@ -57,15 +57,14 @@ def test_ingest_and_list_through_chroma_server(chroma_server, settings, embeddin
     assert results[0].status == "added"
     assert "remote" in list_tenants(client)
     assert store.get_document("soumu_dx_excerpt.md").chunks == store.count() > 0
-    hits = store.chunks.query(query_embeddings=[embeddings.embed_query("DX")], n_results=3)
-    assert hits["ids"][0]
+    assert store.query_dense(embeddings.embed_query("DX"), 3)
     # The chunks are on the server: a client of its own, knowing nothing of Yakuba, sees them.
     host, port = chroma_server.removeprefix("http://").split(":")
     independent = chromadb.HttpClient(host=host, port=int(port))
-    assert independent.get_collection(store.chunks.name).count() == store.count()
+    assert independent.get_collection("yakuba__remote").count() == store.count()
     # Nothing was written to the embedded store under YAKUBA_HOME.
     assert not remote.chroma_path.exists()
-    assert set(store.bm25.ids()) == set(store.chunks.get(include=[])["ids"])
+    assert set(store.bm25.ids()) == store.chunk_ids("soumu_dx_excerpt.md")
     again = list(Ingestor(remote, store, embeddings).run([DATA / "soumu_dx_excerpt.md"]))
     assert again[0].status == "unchanged"
 

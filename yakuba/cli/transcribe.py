@@ -10,10 +10,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from yakuba.core.settings import Settings, get_settings
+from yakuba.cli.common import err, fail_error, load_settings
 
 console = Console()
-err = Console(stderr=True)
 
 
 def transcribe_command(
@@ -28,11 +27,7 @@ def transcribe_command(
     """音声を文字起こし（下書き：必ず確認・修正してください） / transcribe audio into a draft transcript."""
     from yakuba.assistant.transcribe import TranscriptionError, to_vtt, transcribe
 
-    try:
-        settings: Settings = get_settings()
-    except Exception as exc:  # noqa: BLE001 - invalid env/toml becomes a readable message
-        err.print(f"[bold red]エラー:[/] 設定が正しくありません / invalid settings: {exc}")
-        raise typer.Exit(2) from exc
+    settings = load_settings()
     progress = Progress(TextColumn("[bold]文字起こし / transcribing"), BarColumn(), TextColumn("{task.fields[at]}"),
                         TimeElapsedColumn(), console=err, transient=True, disable=as_json)
     try:
@@ -44,8 +39,7 @@ def transcribe_command(
                                                              at=f"{done:.0f}/{total:.0f} s"),
             )
     except TranscriptionError as exc:
-        err.print(f"[bold red]エラー:[/] {exc.message_ja}\n[dim]{exc.code}: {exc.message_en}[/]")
-        raise typer.Exit(1) from exc
+        raise fail_error(exc, code=1) from exc
     if out is not None:
         suffix = out.suffix.lower()
         body = (to_vtt(transcript) if suffix == ".vtt"

@@ -10,7 +10,7 @@ missing, a dependency that is down); the API turns kinds into HTTP statuses in o
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
 
 class ErrorKind(StrEnum):
@@ -28,14 +28,21 @@ class YakubaError(Exception):
     """Base of every error with a code and Japanese + English messages.
 
     Subclasses set `code` (the default machine code) and `kind`; a raise site may pass a more precise
-    code. `str(error)` is "ja / en", which is what logs, the CLI and older callers show.
+    code (or kind). `str(error)` is "ja / en", which is what logs, the CLI and older callers show; a
+    single "ja / en" string is split into its halves, so both call styles give the same error.
     """
 
     code: str = "error"
-    kind: ClassVar[ErrorKind] = ErrorKind.INTERNAL
+    kind: ErrorKind = ErrorKind.INTERNAL
 
     def __init__(
-        self, message_ja: str, message_en: str | None = None, *, code: str | None = None, detail: Any = None
+        self,
+        message_ja: str,
+        message_en: str | None = None,
+        *,
+        code: str | None = None,
+        kind: ErrorKind | None = None,
+        detail: Any = None,
     ) -> None:
         if message_en is None:
             message_ja, message_en = _split(message_ja)
@@ -43,6 +50,8 @@ class YakubaError(Exception):
         self.message_en = message_en
         if code is not None:
             self.code = code
+        if kind is not None:  # one class, two causes (bad audio vs. a missing model): the raise site knows
+            self.kind = kind
         self.detail = detail
         super().__init__(f"{message_ja} / {message_en}" if message_en and message_en != message_ja else message_ja)
 
@@ -52,10 +61,26 @@ class YakubaError(Exception):
         return str(self)
 
 
+_SEPARATOR = " / "
+
+
 def _split(message: str) -> tuple[str, str]:
-    """A single "ja / en" string (the project's convention) split into its halves."""
-    ja, sep, en = message.partition(" / ")
-    return (ja, en) if sep else (message, message)
+    """A single "ja / en" string (the project's convention) split into its halves.
+
+    The Japanese half may list options with " / " ("dense / bm25 / hybrid のいずれか"), and so may the
+    English one, so the split is at the first separator followed by no Japanese; if the English half
+    echoes a Japanese value, at the last one. No separator: the same text serves both.
+    """
+    starts = [i for i in range(len(message)) if message.startswith(_SEPARATOR, i)]
+    if not starts:
+        return message, message
+    at = next((i for i in starts if not _has_japanese(message[i + len(_SEPARATOR):])), starts[-1])
+    return message[:at], message[at + len(_SEPARATOR):]
+
+
+def _has_japanese(text: str) -> bool:
+    """Kana, kanji or full-width punctuation (what only the Japanese half of a message contains)."""
+    return any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in text)
 
 
 class InvalidInputError(YakubaError):

@@ -37,12 +37,21 @@ def _toml_path() -> Path:
     return Path(os.environ.get("YAKUBA_CONFIG", "yakuba.toml"))
 
 
+def _default_model_cache() -> Path:
+    return Path.home() / ".cache" / "yakuba" / "models"
+
+
 class Settings(BaseSettings):
     """Every knob of a Yakuba deployment; see README for the meaning of each."""
 
     model_config = SettingsConfigDict(env_prefix="YAKUBA_", extra="ignore")
 
     home: Path = Field(Path(".yakuba"), description="Folder holding all state (Chroma, BM25, logs).")
+    model_cache: Path = Field(
+        default_factory=_default_model_cache,
+        description="Models Yakuba builds or joins itself (e5, the council merge, the local GGUF, Whisper); "
+        "outside `home` so every deployment on a machine shares one copy.",
+    )
     chroma_url: str | None = Field(
         None, description="http(s)://host:port of a Chroma server; unset = embedded PersistentClient."
     )
@@ -123,6 +132,14 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(80, ge=0, le=1000, description="Overlap between chunks in characters.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
 
+    @field_validator("model_cache", mode="before")
+    @classmethod
+    def _cache_expanded(cls, value: object) -> object:
+        """`~` works in YAKUBA_MODEL_CACHE and yakuba.toml; an empty value means the default."""
+        if value is None or value == "":
+            return _default_model_cache()
+        return Path(value).expanduser() if isinstance(value, str | Path) else value
+
     @field_validator("default_tenant")
     @classmethod
     def _tenant_ok(cls, value: str) -> str:
@@ -170,11 +187,6 @@ class Settings(BaseSettings):
     @property
     def log_path(self) -> Path:
         return self.home / "logs"
-
-    @property
-    def models_path(self) -> Path:
-        """Model files Yakuba assembles itself (the local GGUF, Whisper)."""
-        return self.home / "models"
 
     @property
     def keys_path(self) -> Path:

@@ -6,10 +6,13 @@ without importing each other.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from yakuba.core.errors import InvalidInputError
 
 
 class DocType(StrEnum):
@@ -93,11 +96,27 @@ class Chunk(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
-class DocumentLoadError(Exception):
-    """A file that cannot be ingested; carries a message for staff (ja) and for logs (en)."""
+class DocumentLoadError(InvalidInputError):
+    """A file that cannot be ingested; `code` says why (`corrupt`, `encrypted`, `too_large`, …)."""
 
-    def __init__(self, code: str, message_ja: str, message_en: str) -> None:
-        super().__init__(f"{message_ja} / {message_en}")
-        self.code = code
-        self.message_ja = message_ja
-        self.message_en = message_en
+    code = "load_failed"
+
+
+class DocumentRecord(BaseModel):
+    """What `yakuba docs list` shows and what re-ingest compares against (one per stored document).
+
+    Here, not in retriever/store.py, because ingest writes it and sits below the retriever.
+    """
+
+    doc_id: str
+    title: str
+    doc_type: DocType
+    file_format: str
+    source_path: str | None = None
+    pages: int = 0
+    chunks: int = 0
+    content_hash: str
+    ingest_signature: str = ""
+    ingested_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    warnings: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
