@@ -14,7 +14,17 @@ from yakuba.api.errors import install_error_handlers
 from yakuba.api.keys import KeyStore
 from yakuba.api.metrics import Metrics
 from yakuba.api.middleware import BodyLimitMiddleware, ObserveMiddleware
-from yakuba.api.routes import chat, documents, drafts, evals, openai_compat, search, system, transcribe
+from yakuba.api.routes import (
+    chat,
+    documents,
+    drafts,
+    evals,
+    openai_compat,
+    search,
+    surveys,
+    system,
+    transcribe,
+)
 from yakuba.core.settings import Settings, get_settings
 
 DESCRIPTION = """\
@@ -48,7 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
 
     install_error_handlers(app)
-    for module in (chat, openai_compat, search, drafts, transcribe, documents, evals, system):
+    for module in (chat, openai_compat, search, drafts, transcribe, surveys, documents, evals, system):
         app.include_router(module.router)
 
     # Outermost first: observe everything (413s included), then enforce the body limit.

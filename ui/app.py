@@ -20,6 +20,7 @@ PAGES = [
     st.Page("views/library.py", title="資料ライブラリ", icon=":material/folder_open:", url_path="library"),
     st.Page("views/minutes.py", title="議事録作成", icon=":material/edit_note:", url_path="minutes"),
     st.Page("views/pr_article.py", title="広報記事作成", icon=":material/campaign:", url_path="pr-article"),
+    st.Page("views/survey.py", title="アンケート集計", icon=":material/bar_chart:", url_path="survey"),
     st.Page("views/evals.py", title="評価", icon=":material/monitoring:", url_path="evals"),
 ]
 

@@ -471,3 +471,22 @@ class YakubaClient:
         path = f"/v1/evals/reports/{quote(name, safe='')}/files/{quote(filename, safe='')}"
         return self._request("GET", path).content
 
+
+    def analyze_survey(
+        self,
+        filename: str,
+        content: bytes,
+        *,
+        options: dict[str, Any] | None = None,
+        format: Literal["json", "md", "docx", "xlsx", "pptx"] = "json",
+        charts: bool = True,
+    ) -> Any:
+        """A survey file → the analysis (dict with `analysis` and `charts`), or a report file's bytes."""
+        import json
+
+        files = {"file": (filename, content, "application/octet-stream")}
+        data = {"format": format, "charts": "true" if charts else "false"}
+        if options:
+            data["options"] = json.dumps(options, ensure_ascii=False)
+        response = self._request("POST", "/v1/surveys/analyze", files=files, data=data, timeout_s=LONG_TIMEOUT_S)
+        return self._json(response) if format == "json" else response.content

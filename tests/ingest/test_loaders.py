@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import time
 from pathlib import Path
 
 import pytest
@@ -379,11 +377,9 @@ def test_shared_stale_pdf_title_replaced_by_file_name():
 
 
 @needs_shared
-@pytest.mark.skipif(os.environ.get("YAKUBA_SKIP_SLOW") == "1", reason="YAKUBA_SKIP_SLOW=1")
-def test_shared_long_budget_pdf_is_fast():
-    start = time.perf_counter()
+@pytest.mark.slow
+def test_shared_long_budget_pdf_loads_every_page():
+    """A 143-page budget PDF loads whole (its speed is measured by benchmarks/ingest_throughput.py)."""
     [doc] = load_path(SHARED / "議案第７号：令和８年度一般会計予算.pdf")
     cleaned = clean_pages(doc.pages)
-    elapsed = time.perf_counter() - start
     assert doc.metadata["page_count"] == 143 and len(cleaned) >= 135
-    assert elapsed < 15, f"143 pages took {elapsed:.1f}s"

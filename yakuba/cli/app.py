@@ -21,6 +21,7 @@ from yakuba.cli.api import register as register_api_commands
 from yakuba.cli.ask import ask_command
 from yakuba.cli.common import fail, fail_error, load_settings
 from yakuba.cli.evals import eval_answers, eval_compare
+from yakuba.cli.survey import survey_app
 from yakuba.cli.transcribe import transcribe_command
 from yakuba.cli.ui import ui_command, up_command
 from yakuba.core.errors import YakubaError
@@ -42,6 +43,7 @@ docs_app = typer.Typer(help="登録文書の一覧・削除 / list and delete in
 app.add_typer(docs_app, name="docs")
 app.add_typer(eval_app, name="eval")
 app.add_typer(models_app, name="models")
+app.add_typer(survey_app, name="survey")
 register_api_commands(app)  # serve, keys, audit
 app.command("ask")(ask_command)
 app.command("transcribe")(transcribe_command)
