@@ -2,15 +2,16 @@
 
     python docs/screenshots/capture.py http://127.0.0.1:8501 [--only chat library ...]
 
-It asks a question, uploads a small file, drafts minutes and a PR article and opens the evaluation
-screen (which shows a report only when one exists under $YAKUBA_HOME/reports), then writes one
-small palette PNG per screen next to this file.
+It asks a question, uploads a small file, drafts minutes and a PR article, analyses 200 answers of
+the Toyama survey (corpora/surveys) and opens the evaluation screen (which shows a report only when
+one exists under $YAKUBA_HOME/reports), then writes one small palette PNG per screen next to this file.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from PIL import Image
 from playwright.sync_api import Page, expect, sync_playwright
 
 HERE = Path(__file__).resolve().parent
+TOYAMA = HERE.parents[1] / "corpora" / "surveys" / "toyama-kanko" / "toyama.csv"
 WIDTH, HEIGHT = 1280, 860
 TIMEOUT_MS = 180_000
 
@@ -107,6 +109,30 @@ def pr_article(page: Page, url: str) -> None:
     save(page, "pr-article")
 
 
+def survey(page: Page, url: str) -> None:
+    page.goto(url + "/survey")
+    heading(page, "アンケート集計")
+    with tempfile.TemporaryDirectory() as folder:
+        with TOYAMA.open(encoding="utf-8-sig", newline="") as source:
+            lines = list(itertools.islice(source, 1 + 3 + 200))  # the header, 3 test entries, 200 answers
+        path = Path(folder) / "富山県観光アンケート.csv"
+        path.write_text("".join(lines), encoding="utf-8-sig", newline="")
+        page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
+        excluded = page.get_by_role("textbox", name="除外する行（例: 1-3）")
+        excluded.fill("1-3")
+        excluded.press("Enter")
+        page.get_by_role("button", name="集計する").click()
+        expect(page.get_by_text("回答者 200人", exact=False)).to_be_visible()
+    page.get_by_role("tab", name="集計表・グラフ").click()
+    table = page.get_by_test_id("stExpander").filter(has_text="満足度（交通）（n=").first
+    table.get_by_text("満足度（交通）（n=", exact=False).click()
+    expect(table.locator("img").first).to_be_visible()
+    page.set_viewport_size({"width": WIDTH, "height": 1200})  # the five satisfaction scales and a table
+    scroll_to_top_of(table)
+    save(page, "survey")
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+
+
 def evals(page: Page, url: str) -> None:
     page.goto(url + "/evals")
     heading(page, "評価")
@@ -114,7 +140,8 @@ def evals(page: Page, url: str) -> None:
     save(page, "evals")
 
 
-SCREENS = {"chat": chat, "library": library, "minutes": minutes, "pr-article": pr_article, "evals": evals}
+SCREENS = {"chat": chat, "library": library, "minutes": minutes, "pr-article": pr_article, "survey": survey,
+           "evals": evals}
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ Small real files and real processes (spawned, so each has its own interpreter an
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import multiprocessing
 import os
@@ -94,8 +95,9 @@ def test_join_notices_a_part_that_changes_while_it_is_read(parts: list[Path], tm
     target = tmp_path / "model.bin"
 
     def grow_last_part(_written: int) -> None:
-        with parts[-1].open("ab") as handle:  # e.g. a package reinstalled during the join
-            handle.write(b"\x04")
+        if parts[-1].stat().st_size == len(PARTS[-1]):  # once, while the first part is read
+            with parts[-1].open("ab") as handle:  # e.g. a package reinstalled during the join
+                handle.write(b"\x04")
 
     with pytest.raises(ModelError) as info:
         join_parts(parts, target, sha256=hashlib.sha256(JOINED).hexdigest(), size=len(JOINED),
@@ -132,11 +134,24 @@ def test_readers_never_see_a_half_published_folder(tmp_path: Path) -> None:
     done = threading.Event()
 
     def read() -> None:
+        """List what `target` names; keep the listing only if `target` named that same folder throughout.
+
+        The open descriptor pins the folder (its inode cannot be reused), so a match at the end means
+        the listing came from a published folder, not from an old one being deleted after it was
+        moved aside.
+        """
         while not done.is_set():
             try:
-                seen.append(sorted(os.listdir(target)))
+                fd = os.open(target, os.O_RDONLY)
             except FileNotFoundError:  # between moving the old folder aside and renaming the new one in
                 continue
+            try:
+                names = sorted(os.listdir(fd))
+                with contextlib.suppress(FileNotFoundError):
+                    if os.stat(target).st_ino == os.fstat(fd).st_ino:
+                        seen.append(names)
+            finally:
+                os.close(fd)
 
     reader = threading.Thread(target=read)
     reader.start()

@@ -1,8 +1,8 @@
 """The Streamlit screens without a browser (Streamlit's AppTest) against a real API on loopback.
 
-The browser test (test_ui_e2e.py) covers the main path in chromium; these cover what a browser
+The browser test (test_e2e.py) covers the main path in chromium; these cover what a browser
 test would make slow: every screen with the API down, a wrong key, role limits, abstention,
-deleting with confirmation, the PR draft and the evaluation report.
+deleting with confirmation, the PR draft, the evaluation report and the survey tables.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.assistant.surveys_support import csv_bytes, small_frame
 from tests.helpers import extractive_home, free_port
 from yakuba.core.settings import Settings
 from yakuba.ui.client import YakubaClient
@@ -25,7 +26,14 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "ui" / "app.py")
-SCREENS = ["views/chat.py", "views/library.py", "views/minutes.py", "views/pr_article.py", "views/evals.py"]
+SCREENS = [
+    "views/chat.py",
+    "views/library.py",
+    "views/minutes.py",
+    "views/pr_article.py",
+    "views/evals.py",
+    "views/survey.py",
+]
 TIMEOUT_S = 120
 
 
@@ -168,3 +176,37 @@ def test_evals_screen_is_polite_to_other_roles_and_shows_reports(api, home: Path
     assert len(frames) >= 3  # quality, latency, per question
     assert "文字 F1" in frames[0].value["指標"].tolist()
     assert frames[2].value["ID"].tolist() == ["q1", "q2"]
+
+
+def _button(at: AppTest, label: str):  # type: ignore[no-untyped-def]
+    return next(b for b in at.button if b.label == label)
+
+
+def test_survey_page_tabulates_an_upload_with_charts_and_cross_tables(api) -> None:  # type: ignore[no-untyped-def]
+    """Upload → 集計する → counts equal pandas', charts shown; then a cross table by 年代 and the reports."""
+    url, app = api
+    frame = small_frame(120, ["性別", "年代", "満足度（旅行全体）", "訪問目的", "おすすめ度"])
+    at = _screen(SCREENS[5], url=url, key=_key(app, "staff"))
+    upload = ("アンケート.csv", csv_bytes(frame, "cp932"), "text/csv")
+    at.file_uploader(key="survey_upload").set_value(upload).run()
+    _button(at, "集計する").click().run()
+    assert not at.exception and not at.error, _texts(at.error)
+    assert "回答者 120人" in _texts(at.success)
+    [ages] = [e for e in at.expander if e.label.startswith("年代（n=")]
+    shown = ages.dataframe[0].value
+    assert dict(zip(shown["選択肢"], shown["人数"], strict=True)) == frame["年代"].value_counts().to_dict()
+    assert ages.image, "年代 has its bar chart"
+    assert len(at.image) >= 4  # a chart for each tabulated question
+    [kinds] = at.data_editor
+    assert "年代" in kinds.value["列"].tolist()  # the detected kinds, for staff to check
+
+    [by] = [m for m in at.multiselect if m.label == "クロス集計する属性"]
+    by.set_value(["年代"]).run()
+    _button(at, "集計する").click().run()
+    assert not at.exception and not at.error, _texts(at.error)
+    crosses = [e for e in at.expander if " × 年代" in e.label]
+    assert crosses and set(crosses[0].dataframe[0].value["年代"]) <= set(frame["年代"].dropna())
+    _button(at, "まとめ資料（Word・Excel）を作成").click().run()
+    assert not at.exception and not at.error, _texts(at.error)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert any(".docx" in label for label in labels) and any(".xlsx" in label for label in labels)

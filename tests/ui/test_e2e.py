@@ -2,12 +2,14 @@
 
 A fresh YAKUBA_HOME gets two bundled corpora documents; `yakuba up` creates the UI's key itself,
 as on a new install. The browser asks about one document and must see a citation card naming it,
-uploads a file and must see it listed, drafts minutes and opens every screen. Screenshots go to
+uploads a file and must see it listed, drafts minutes, analyses a slice of the Toyama survey (a chart
+and a table) and opens every screen. Screenshots go to
 tests/artifacts/ (gitignored). `make test` installs chromium (`make browser`).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -31,6 +33,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
 SHUWA = CORPORA / "南国市" / "議案第18号_南国市手話言語条例.pdf"
 SOUMU = CORPORA / "総務省" / "自治体DX推進に向けた総務省の施策について_2026年3月.txt"
+TOYAMA = CORPORA / "surveys" / "toyama-kanko" / "toyama.csv"
 TIMEOUT_MS = 120_000
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.browser]
@@ -272,6 +275,36 @@ def test_recording_becomes_an_editable_transcript(page, stack: Stack, tmp_path: 
     box = page.get_by_label("「話者: 発言」の形式", exact=False)
     sync_api.expect(box).to_have_value(re.compile("会議"))
     _shot(page, "minutes-transcribed")
+
+
+def _toyama_slice(folder: Path, answers: int) -> Path:
+    """The real file's header, its three test entries and the next `answers` rows (UTF-8 with BOM)."""
+    with TOYAMA.open(encoding="utf-8-sig", newline="") as source:
+        lines = list(itertools.islice(source, 1 + 3 + answers))
+    path = folder / "富山県観光アンケート.csv"
+    path.write_text("".join(lines), encoding="utf-8-sig", newline="")
+    return path
+
+
+def test_survey_upload_shows_a_chart_and_a_table(page, stack: Stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    survey = _toyama_slice(tmp_path, answers=200)
+    _open(page, stack, "survey", "アンケート集計")
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(survey))
+    excluded = page.get_by_role("textbox", name="除外する行（例: 1-3）")
+    excluded.fill("1-3")  # the file's test entries
+    excluded.press("Enter")
+    page.get_by_role("button", name="集計する").click()
+    sync_api.expect(page.get_by_text("回答者 200人", exact=False)).to_be_visible()
+    assert page.get_by_test_id("stException").count() == 0
+    page.get_by_role("tab", name="集計表・グラフ").click()
+    table = page.get_by_test_id("stExpander").filter(has_text="性別（n=").first
+    table.get_by_text("性別（n=", exact=False).click()
+    chart = table.locator("img").first
+    sync_api.expect(chart).to_be_visible()
+    assert chart.evaluate("img => img.naturalWidth") > 100  # a real PNG, decoded by the browser
+    sync_api.expect(table.get_by_test_id("stDataFrame")).to_be_visible()
+    table.evaluate("e => e.scrollIntoView({block: 'start'})")  # Streamlit scrolls inside its own container
+    _shot(page, "survey")
 
 
 def test_every_screen_opens_without_errors(page, stack: Stack) -> None:  # type: ignore[no-untyped-def]
