@@ -65,10 +65,10 @@ test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-# The unit tier: everything not marked slow, server or browser.
+# The unit tier: everything not marked slow, server, browser or integration (tests/conftest.py marks by fixture).
 test-fast: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not slow and not server and not browser"
+	$(BIN)/python -m pytest -q -m "not slow and not server and not browser and not integration"
 
 bench: install
 	$(BIN)/python benchmarks/ingest_throughput.py $(CORPORA)

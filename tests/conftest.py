@@ -56,12 +56,23 @@ def e5_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)  # ~0.5 GB; pytest would keep it for three runs
 
 
-# Fixtures that build or load a real model: any test using them belongs to the slow tier.
+# Fixtures that build a real model: any test using them belongs to the slow tier.
 SLOW_FIXTURES = frozenset({"e5_dir"})
+# Fixtures that bring up real components — the packaged embedding model, a Chroma store with ingested
+# documents, the API over a corpus, a live API for the UI, real survey files: the integration tier.
+INTEGRATION_FIXTURES = frozenset({
+    "embeddings", "store", "e5_model", "corpus_api", "fresh_api", "local_api", "local_model", "openai_server",
+    "server", "chroma_server", "whisper_home", "searcher", "minutes_searcher", "library", "home", "http", "app",
+    "admin", "shuwa_doc", "toyama", "theme_set", "clip_audio",
+})  # fmt: skip
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark tests by what they use, so `make test-fast` leaves model builds out without a list to maintain."""
+    """Mark tests by what they use, so `make test-fast` (the unit tier) leaves out model builds and real
+    components without a list of tests to maintain."""
     for item in items:
-        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        used = set(getattr(item, "fixturenames", ()))
+        if SLOW_FIXTURES & used:
             item.add_marker(pytest.mark.slow)
+        if INTEGRATION_FIXTURES & used:
+            item.add_marker(pytest.mark.integration)

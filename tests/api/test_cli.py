@@ -7,6 +7,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -83,6 +84,7 @@ def test_audit_rows_mask_personal_data(corpus_api) -> None:
     assert audit.rows()[-1].status == 403 and audit.rows()[-1].key_id == key_id
 
 
+@pytest.mark.integration
 def test_audit_log_can_keep_questions_verbatim(tmp_path) -> None:
     client = TestClient(create_app(make_settings(tmp_path / "home", pii_mask_logs=False)))
     _, token = client.app.state.keys.create("staff", "nankoku")

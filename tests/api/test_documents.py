@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.support import CORPORA, LIBRARY_DOC, make_settings
@@ -139,6 +140,7 @@ def test_doc_type_and_missing_files(fresh_api) -> None:
     assert nothing.json()["error"]["code"] == "validation_error"
 
 
+@pytest.mark.integration
 def test_uploads_over_the_limit_get_413(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path / "home", max_upload_mb=0.01))  # 10 KB
     _, token = app.state.keys.create("staff", "nankoku")

@@ -81,6 +81,7 @@ def test_personal_data_is_masked_before_themes_and_quotes() -> None:
     assert {r for t in theme_set.themes for r in t.row_ids} <= {str(i) for i in range(101, 109)}  # the file's IDs
 
 
+@pytest.mark.integration
 def test_report_files_open_and_contain_the_charts(tmp_path: Path) -> None:
     from docx import Document
     from openpyxl import load_workbook

@@ -127,6 +127,7 @@ def test_model_folder_is_assembled_verified_and_reused(whisper_home: Path, ws: S
     assert whisper_model.resolve_whisper_model(ws) == folder
 
 
+@pytest.mark.integration
 def test_damaged_folder_is_rebuilt(tmp_path: Path) -> None:
     target = tmp_path / "whisper-base"
     build_whisper_base(target)
@@ -192,6 +193,7 @@ def test_compressed_uploads_are_transcribed(ws: Settings, clip_audio, suffix: st
     assert cer <= MAX_CER, (suffix, cer, transcript.text)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("suffix", [".ogg", ".webm", ".flac", ".m4a"])
 def test_other_formats_decode_to_the_same_audio(clip_audio, suffix: str) -> None:
     samples, rate = clip_audio

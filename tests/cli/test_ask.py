@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from yakuba.cli.app import app
@@ -12,6 +13,7 @@ from yakuba.cli.app import app
 runner = CliRunner()
 
 
+@pytest.mark.integration
 def test_ask_answers_with_citation_and_json(settings, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("YAKUBA_CHAT_ENGINE", "extractive")
     doc = tmp_path / "gomi.md"

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import DATA
@@ -20,6 +21,7 @@ def _run(*args: str):
     return runner.invoke(app, list(args))
 
 
+@pytest.mark.integration
 def test_ingest_list_delete_info(settings, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
@@ -54,6 +56,7 @@ def test_ingest_list_delete_info(settings, tmp_path: Path) -> None:
     assert "見つかりません" in missing.output
 
 
+@pytest.mark.integration
 def test_failed_file_exits_nonzero_but_ingests_the_rest(settings, tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
@@ -84,6 +87,7 @@ def test_bad_arguments_give_clear_messages(settings, tmp_path: Path) -> None:
     assert "Traceback" not in missing.output
 
 
+@pytest.mark.integration
 def test_reindex_re_embeds_every_chunk_and_keeps_files_unchanged(settings, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tests.assistant.surveys_support import csv_bytes, small_frame
@@ -14,6 +15,7 @@ runner = CliRunner()
 COLUMNS = ["性別", "年代", "満足度（旅行全体）", "訪問目的"]
 
 
+@pytest.mark.integration
 def test_analyze_prints_kinds_and_findings_and_writes_a_rerunnable_report(settings, tmp_path: Path) -> None:
     survey = tmp_path / "アンケート.csv"
     survey.write_bytes(csv_bytes(small_frame(120, COLUMNS), "cp932"))

