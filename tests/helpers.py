@@ -46,3 +46,14 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def write_parts(folder: Path, contents: list[bytes], name: str = "part{n}.bin") -> list[Path]:
+    """Small files standing in for a model shipped in parts on PyPI, in join order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for n, data in enumerate(contents, start=1):
+        path = folder / name.format(n=n)
+        path.write_bytes(data)
+        paths.append(path)
+    return paths

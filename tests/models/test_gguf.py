@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import write_parts
 from yakuba.core.errors import UnavailableError
 from yakuba.models import gguf, provision
 from yakuba.models.gguf import (
@@ -30,13 +31,7 @@ PART_BYTES = [b"GGUF" + b"\x01" * 1000, b"\x02" * 3000, b"\x03" * 17]
 
 @pytest.fixture
 def parts(tmp_path: Path) -> list[Path]:
-    paths = []
-    for n, data in enumerate(PART_BYTES, start=1):
-        path = tmp_path / "parts" / f"part{n:02d}.bin"
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(data)
-        paths.append(path)
-    return paths
+    return write_parts(tmp_path / "parts", PART_BYTES, "part{n:02d}.bin")
 
 
 def _sha(data: bytes) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
+from tests.helpers import write_parts
 from yakuba.core.errors import UnavailableError
 from yakuba.core.settings import Settings
 from yakuba.models.provision import (
@@ -36,13 +37,7 @@ SPAWN = multiprocessing.get_context("spawn")
 
 @pytest.fixture
 def parts(tmp_path: Path) -> list[Path]:
-    paths = []
-    for n, data in enumerate(PARTS, start=1):
-        path = tmp_path / "parts" / f"part{n}.bin"
-        path.parent.mkdir(exist_ok=True)
-        path.write_bytes(data)
-        paths.append(path)
-    return paths
+    return write_parts(tmp_path / "parts", PARTS, "part{n}.bin")
 
 
 def _hidden(folder: Path) -> list[str]:
