@@ -15,7 +15,7 @@ export ANONYMIZED_TELEMETRY ?= False
 export OMP_WAIT_POLICY ?= PASSIVE
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install browser run ingest test test-fast lint lint-imports bench clean help
+.PHONY: install browser ocr run ingest test test-fast lint lint-imports bench clean help
 
 help:
 	@echo "make run   - install, ingest corpora/, start the API and the staff UI (prints both URLs; Ctrl-C stops)"
@@ -47,10 +47,23 @@ browser:
 	    --no-install-recommends chromium fonts-ipafont-gothic >/dev/null ) \
 	  || echo "chromium を導入できませんでした（ブラウザテストはスキップされます） / could not install chromium"
 
-ingest: install
+# OCR of scanned PDF pages uses Debian's tesseract with the Japanese models (horizontal and vertical).
+# Installed only when missing; without root or apt, scanned pages keep the "run OCR first" message
+# and the OCR tests are skipped with their reason.
+ocr:
+	@if command -v tesseract >/dev/null && tesseract --list-langs 2>/dev/null | grep -qx jpn_vert; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "tesseract がありません（スキャンPDFはOCRされません） / no apt-get: scanned pages will not be OCR'd"; exit 0; fi; \
+	SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	echo "Installing tesseract-ocr + Japanese models for OCR of scanned PDFs..."; \
+	( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends tesseract-ocr tesseract-ocr-jpn tesseract-ocr-jpn-vert >/dev/null ) \
+	  || echo "tesseract を導入できませんでした（スキャンPDFはOCRされません） / could not install tesseract"
+
+ingest: install ocr
 	$(BIN)/yakuba ingest $(CORPORA)
 
-run: install
+run: install ocr
 	$(BIN)/yakuba ingest $(CORPORA) || echo "一部のファイルを登録できませんでした（上の一覧を参照） / some files failed, see above"
 	$(BIN)/yakuba up
 
@@ -61,7 +74,7 @@ lint: install
 lint-imports: install
 	$(BIN)/python -m pytest -q tests/architecture
 
-test: install browser
+test: install browser ocr
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -13,7 +13,13 @@ from yakuba.api.audit import AuditLog
 from yakuba.api.errors import install_error_handlers
 from yakuba.api.keys import KeyStore
 from yakuba.api.metrics import Metrics
-from yakuba.api.middleware import BodyLimitMiddleware, ObserveMiddleware
+from yakuba.api.middleware import (
+    AllowedMethodsMiddleware,
+    AuthGateMiddleware,
+    BodyLimitMiddleware,
+    ErrorGuardMiddleware,
+    ObserveMiddleware,
+)
 from yakuba.api.routes import (
     chat,
     documents,
@@ -61,8 +67,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (chat, openai_compat, search, drafts, transcribe, surveys, documents, evals, system):
         app.include_router(module.router)
 
-    # Outermost first: observe everything (413s included), then enforce the body limit.
+    # The last added is the outermost. Outermost first: turn any exception into the JSON 500, observe
+    # and audit everything (401s, 413s and 500s included), answer OPTIONS / complete 405s, check the
+    # key before any body is read, then enforce the body limit.
     limit = int(settings.max_upload_mb * 1024 * 1024)
     app.add_middleware(BodyLimitMiddleware, max_bytes=limit, limit_mb=settings.max_upload_mb)
+    app.add_middleware(AuthGateMiddleware, keys=app.state.keys)
+    app.add_middleware(AllowedMethodsMiddleware, routes=app.router.routes)
     app.add_middleware(ObserveMiddleware, metrics=app.state.metrics, audit=app.state.audit)
+    app.add_middleware(ErrorGuardMiddleware)
     return app

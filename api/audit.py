@@ -73,6 +73,16 @@ class AuditNote:
                 self.doc_ids.append(doc_id)
 
 
+def storable(text: str) -> str:
+    """Text SQLite (UTF-8) can store: a lone surrogate ("\\ud800", valid JSON, not a character) is
+    written escaped as `\\ud800` instead of failing the row, so every request leaves its trace."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def parse_since(value: str) -> datetime:
     """`2026-01-31`, `2026-01-31T09:00` or a full ISO timestamp → aware UTC datetime."""
     text = value.strip()
@@ -102,7 +112,7 @@ class AuditLog:
     def _masked(self, question: str | None) -> tuple[str | None, bool]:
         if not question:
             return question, False
-        text = question[:MAX_QUESTION_CHARS]
+        text = storable(question[:MAX_QUESTION_CHARS])
         if not self.mask_questions:
             return text, False
         from yakuba.assistant.pii import mask_pii
@@ -130,13 +140,13 @@ class AuditLog:
             key_id=key_id,
             tenant=tenant,
             role=role,
-            method=method,
-            route=route,
-            path=path,
+            method=storable(method),
+            route=storable(route),
+            path=storable(path),
             status=status,
             latency_ms=round(latency_ms, 1),
             question=stored_question,
-            doc_ids=list(doc_ids or []),
+            doc_ids=[storable(d) for d in doc_ids or []],
             pii_masked=masked,
         )
         with self._db() as db:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from yakuba.api.errors import ApiError
 from yakuba.api.keys import ApiKey, KeyStore
@@ -47,28 +48,55 @@ def key_store(request: Request) -> KeyStore:
     return request.app.state.keys
 
 
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def missing_key() -> ApiError:
+    return ApiError(
+        401,
+        "unauthorized",
+        "API キーが必要です。`Authorization: Bearer <キー>` ヘッダーを付けてください / API key required",
+        headers=_CHALLENGE,
+    )
+
+
+def invalid_key() -> ApiError:
+    return ApiError(
+        401,
+        "invalid_api_key",
+        "API キーが無効です（存在しないか、失効しています） / invalid or revoked API key",
+        headers=_CHALLENGE,
+    )
+
+
+def authenticate(keys: KeyStore, authorization: str | None) -> ApiKey:
+    """The active key of an `Authorization: Bearer <key>` header, else the 401 to answer."""
+    scheme, token = get_authorization_scheme_param(authorization)
+    if not authorization or scheme.lower() != "bearer" or not token:
+        raise missing_key()
+    key = keys.verify(token)
+    if key is None:
+        raise invalid_key()
+    return key
+
+
 def current_key(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
     keys: Annotated[KeyStore, Depends(key_store)],
 ) -> ApiKey:
-    """401 unless the request carries an active key; the key is remembered for the audit log."""
-    challenge = {"WWW-Authenticate": "Bearer"}
+    """401 unless the request carries an active key; the key is remembered for the audit log.
+
+    Under /v1 the key was already checked by AuthGateMiddleware, before the body was read (a request
+    without a key gets 401 whatever its body); that check is reused, not repeated."""
+    checked = getattr(request.state, "api_key", None)
+    if isinstance(checked, ApiKey):
+        return checked
     if credentials is None or not credentials.credentials:
-        raise ApiError(
-            401,
-            "unauthorized",
-            "API キーが必要です。`Authorization: Bearer <キー>` ヘッダーを付けてください / API key required",
-            headers=challenge,
-        )
+        raise missing_key()
     key = keys.verify(credentials.credentials)
     if key is None:
-        raise ApiError(
-            401,
-            "invalid_api_key",
-            "API キーが無効です（存在しないか、失効しています） / invalid or revoked API key",
-            headers=challenge,
-        )
+        raise invalid_key()
     request.state.api_key = key
     return key
 

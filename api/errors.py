@@ -6,6 +6,7 @@ also satisfies OpenAI clients, which read `error.message`.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -120,8 +121,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "validation_error", message, details)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+def internal_error() -> JSONResponse:
+    """The 500 every unexpected exception becomes (api.middleware.ErrorGuardMiddleware sends it)."""
     code, message = _STATUS_DEFAULTS[500]
     return error_response(500, code, message)
 
@@ -146,11 +147,20 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, exc.code, exc.message, exc.detail)
 
 
+async def _json_error(request: Request, exc: Exception) -> JSONResponse:
+    """Malformed JSON read by a route itself (FastAPI's own body parser already answers 422)."""
+    assert isinstance(exc, json.JSONDecodeError)
+    detail = [{"type": "json_invalid", "loc": ["body", exc.pos], "msg": exc.msg}]
+    return error_response(422, "validation_error", "JSON として読めません / invalid JSON body", detail)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(json.JSONDecodeError, _json_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(YakubaError, _domain_error)
-    app.add_exception_handler(Exception, _unexpected)
+    # No handler for `Exception`: Starlette would answer and then re-raise it to the server, which
+    # closes the connection. ErrorGuardMiddleware (outermost) answers instead and raises nothing.
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -158,4 +168,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse, "description": "ロールに権限がない / role not allowed"},
     422: {"model": ErrorResponse, "description": "リクエストの形式が正しくない / validation error"},
     500: {"model": ErrorResponse, "description": "サーバー内部エラー / internal error"},
+    503: {"model": ErrorResponse, "description": "ストアやモデルを使えない / store or model unavailable"},
+}
+
+# Routes that take a body also answer 400 (a body that cannot be parsed, an input the assistant
+# rejects) and 413 (over settings.max_upload_mb).
+BODY_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    400: {"model": ErrorResponse, "description": "読めない本文・入力 / unreadable body or unusable input"},
+    413: {"model": ErrorResponse, "description": "送信データが大きすぎる / body too large"},
 }

@@ -4,15 +4,34 @@ upload results, key info)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from yakuba.assistant.schemas import AnswerRequest, Citation
+from yakuba.api.limits import (
+    MAX_HISTORY_MESSAGES,
+    MAX_MESSAGE_CHARS,
+    MAX_OPENAI_MESSAGES,
+    Count,
+    Flag,
+    MessageText,
+    Name,
+    Question,
+    Text,
+)
+from yakuba.assistant.schemas import AnswerRequest, ChatMessage, Citation, Evidence
 from yakuba.retriever.filters import SearchFilters
 from yakuba.retriever.search import Mode, Passage, SearchResult
 
+MAX_OPENAI_CONTENT_CHARS = 32_000  # a system prompt may be long; user/assistant turns are held to MAX_MESSAGE_CHARS
+MAX_OPENAI_PARTS = 50
+MAX_EXPORT_CHARS = 1_000_000
+
 # --- /v1/chat ------------------------------------------------------------------------------------
+
+
+class HistoryMessage(ChatMessage):
+    content: MessageText
 
 
 class ChatRequest(AnswerRequest):
@@ -26,7 +45,10 @@ class ChatRequest(AnswerRequest):
         }
     )
 
-    stream: bool = Field(False, description="true: Server-Sent Events (`text/event-stream`) of AnswerEvent JSON.")
+    question: Question
+    history: list[HistoryMessage] = Field(default_factory=list, max_length=MAX_HISTORY_MESSAGES)
+    k: Count | None = Field(None, ge=1, le=20, description="Passages given to the engine; None = settings.")
+    stream: Flag = Field(False, description="true: Server-Sent Events (`text/event-stream`) of AnswerEvent JSON.")
 
 
 # --- /v1/chat/completions (OpenAI-compatible) -----------------------------------------------------
@@ -35,16 +57,20 @@ class ChatRequest(AnswerRequest):
 class OpenAIContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    type: str
-    text: str | None = None
+    type: Name
+    text: Annotated[Text, Field(max_length=MAX_OPENAI_CONTENT_CHARS)] | None = None
 
 
 class OpenAIMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[OpenAIContentPart] | None = None
-    name: str | None = None
+    content: (
+        Annotated[Text, Field(max_length=MAX_OPENAI_CONTENT_CHARS)]
+        | Annotated[list[OpenAIContentPart], Field(max_length=MAX_OPENAI_PARTS)]
+        | None
+    ) = None
+    name: Name | None = None
 
     def text(self) -> str:
         if self.content is None:
@@ -60,16 +86,28 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str | None = Field(None, description="Echoed back; the server's configured engine answers.")
-    messages: list[OpenAIMessage] = Field(min_length=1)
-    stream: bool = False
+    model: Name | None = Field(None, description="Echoed back; the server's configured engine answers.")
+    messages: list[OpenAIMessage] = Field(min_length=1, max_length=MAX_OPENAI_MESSAGES)
+    stream: Flag = False
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
-    n: int | None = Field(None, ge=1, le=1)
-    stop: str | list[str] | None = None
-    user: str | None = None
+    max_tokens: Count | None = None
+    max_completion_tokens: Count | None = None
+    n: Count | None = Field(None, ge=1, le=1)
+    stop: Name | Annotated[list[Name], Field(max_length=4)] | None = None
+    user: Name | None = None
+
+    @model_validator(mode="after")
+    def _bounded_turns(self) -> ChatCompletionRequest:
+        """The question and history are what is searched and tokenised: each must stay within
+        MAX_MESSAGE_CHARS (system prompts may be longer; they are not used)."""
+        for index, message in enumerate(self.messages):
+            if message.role in ("user", "assistant") and len(message.text()) > MAX_MESSAGE_CHARS:
+                raise ValueError(
+                    f"messages[{index}] が長すぎます（{len(message.text()):,} 文字、上限 {MAX_MESSAGE_CHARS:,} 文字） / "
+                    f"messages[{index}] is longer than {MAX_MESSAGE_CHARS} characters"
+                )
+        return self
 
 
 class YakubaExtra(BaseModel):
@@ -78,6 +116,9 @@ class YakubaExtra(BaseModel):
     citations: list[Citation] = Field(description="Sources the answer cites, numbered as its [n] markers.")
     abstained: bool = Field(description="True when the documents do not answer the question.")
     sources: list[Citation] = Field(default_factory=list, description="Closest passages retrieved.")
+    evidence: Evidence | None = Field(
+        None, description="The quoted passage sentences (sent on an early chunk as soon as retrieval ends)."
+    )
 
 
 class CompletionMessage(BaseModel):
@@ -139,8 +180,8 @@ class ModelList(BaseModel):
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=4000)
-    k: int = Field(10, ge=1, le=50)
+    query: Annotated[Question, Field(min_length=1)]
+    k: Count = Field(10, ge=1, le=50)
     mode: Mode = "hybrid"
     filters: SearchFilters | None = None
 
@@ -161,8 +202,10 @@ class SearchResponse(SearchResult):
 class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    markdown: str = Field(min_length=1, description="The (edited) draft as Markdown.")
-    title: str | None = Field(None, max_length=200, description="Document title; also the file name.")
+    markdown: Annotated[Text, Field(min_length=1, max_length=MAX_EXPORT_CHARS)] = Field(
+        description="The (edited) draft as Markdown."
+    )
+    title: Name | None = Field(None, description="Document title; also the file name.")
     format: Literal["docx", "md"] = "docx"
 
 

@@ -11,9 +11,12 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from yakuba.core.files import create_private_file
+
 
 @contextlib.contextmanager
 def connect(path: Path, *, rows: bool = False) -> Iterator[sqlite3.Connection]:
+    create_private_file(path)  # keys and audit rows: 0600 from the first byte
     db = sqlite3.connect(path, timeout=10)
     if rows:
         db.row_factory = sqlite3.Row

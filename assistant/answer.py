@@ -1,10 +1,15 @@
-"""Grounded answers: retrieve → prompt → generate → check citations → answer, fall back or abstain.
+"""Grounded answers: retrieve → evidence → prompt → generate → check → answer, fall back or abstain.
 
 Grounding, citation checks and abstention are the same for every engine; only the text generator
-differs (issue #5). A small local model does not follow instructions perfectly, so its output is
+differs (issue #5). As soon as retrieval ends the extractive evidence (the best passage sentences
+with their [n]) is sent, so staff read the sources' own words within a second while the model
+writes (issue #17). A small local model does not follow instructions perfectly, so its output is
 checked rather than trusted: markers that point nowhere are dropped, forgotten markers are attached
-where one passage clearly supports a sentence, and an answer whose sentences the passages do not
-support is replaced by the extractive answer (with the reason recorded in `fallback`).
+where one passage clearly supports a sentence, sentences in another script (simplified Chinese,
+Hangul) or whose numbers, dates and names belong to another item than the one asked about are
+dropped (facts.py), and an answer that obeys an instruction planted in a document, or whose
+sentences the passages do not support, is replaced by the evidence (the reason in `fallback` and
+`notices`).
 """
 
 from __future__ import annotations
@@ -14,19 +19,32 @@ from collections.abc import Iterator
 
 from langchain_core.language_models import BaseChatModel
 
+from yakuba.assistant.charset import foreign_chars
 from yakuba.assistant.citations import (
     anchor_evidence,
     attach_missing_markers,
     check_support,
     cited_numbers,
+    claim_pieces,
     clean_markers,
+    drop_sentences,
     to_citation,
 )
 from yakuba.assistant.condense import condense
-from yakuba.assistant.extractive import compose, select_sentences
-from yakuba.assistant.prompts import MODEL_ABSTAIN_PHRASE, answer_messages, focus
+from yakuba.assistant.extractive import compose_selected, select_sentences
+from yakuba.assistant.facts import check_facts
+from yakuba.assistant.injection import obeys_planted, planted_instructions
+from yakuba.assistant.prompts import MODEL_ABSTAIN_PHRASE, answer_messages, answer_tokens, focus
 from yakuba.assistant.relevance import DEFAULT_MIN_COVERAGE, IdfLookup, MentionLookup, assess
-from yakuba.assistant.schemas import ABSTENTION_MESSAGE, Answer, AnswerEvent, AnswerRequest, Citation
+from yakuba.assistant.schemas import (
+    ABSTENTION_MESSAGE,
+    Answer,
+    AnswerEvent,
+    AnswerRequest,
+    Citation,
+    Evidence,
+    EvidenceSentence,
+)
 from yakuba.assistant.text import compact
 from yakuba.core.errors import InvalidInputError
 from yakuba.core.settings import Settings
@@ -41,6 +59,20 @@ MIN_SUPPORTED_SHARE = 0.5
 # question that the relevance check had let through, and cost three answerable ones (coverage 0.87-1.0).
 OVERRIDE_ABSTENTION_COVERAGE = 0.85
 SOURCES_SHOWN = 5
+# What staff read when the evidence stands in for the model's answer (the English part for logs).
+EVIDENCE_KEPT = {
+    "model_abstained": "AIは「資料に記載がない」と答えましたが、質問に合う記述があるため資料の該当箇所を回答とします",
+    "unsupported": "AIの回答は資料で裏付けられなかったため、資料の該当箇所を回答とします",
+    "no_citations": "AIの回答に出典がなかったため、資料の該当箇所を回答とします",
+    "facts": "AIの回答の数値・日付・名称が質問の項目の記述と一致しなかったため、資料の該当箇所を回答とします",
+    "non_japanese": "AIの回答に日本語以外の文字が含まれたため、資料の該当箇所を回答とします",
+    "instruction_in_document": "資料の中の指示に従った回答だったため、資料の該当箇所を回答とします",
+    "model_error": "回答生成モデルでエラーが発生したため、資料の該当箇所を回答とします",
+}
+_REASON_EN = {
+    "wrong_item": "belongs to another item than the one asked about",
+    "not_in_passages": "is not in the passages",
+}
 # Prompt sizes default to the settings' (the service always passes them), so a pipeline built directly
 # answers like the service does.
 _SETTINGS = Settings.model_fields
@@ -147,11 +179,18 @@ class AnswerPipeline:
             yield AnswerEvent(type="answer", answer=answer)
             return
 
+        evidence = self._evidence(standalone, numbered, started)
+        timings["evidence"] = evidence.ms
+        base["evidence"] = evidence if evidence.text else None
+        if evidence.text:
+            yield AnswerEvent(type="evidence", evidence=evidence)
+
         if self.chat_model is None:
-            text, _ = compose(standalone, numbered)
             timings["ttft"] = _ms(started)
-            yield AnswerEvent(type="token", text=text)
-            yield AnswerEvent(type="answer", answer=self._finish(text, numbered, base, timings, started, "extractive"))
+            yield AnswerEvent(type="token", text=evidence.text)
+            yield AnswerEvent(
+                type="answer", answer=self._finish(evidence.text, numbered, base, timings, started, "extractive")
+            )
             return
 
         step = time.perf_counter()
@@ -162,8 +201,9 @@ class AnswerPipeline:
             prompt_question = self.mask(standalone)
         messages = answer_messages(prompt_question, prompt_texts, numbered)
         pieces: list[str] = []
+        model = self._sized_model(standalone)
         try:
-            for chunk in self.chat_model.stream(messages):
+            for chunk in model.stream(messages):
                 delta = str(chunk.content)
                 if not delta:
                     continue
@@ -172,16 +212,17 @@ class AnswerPipeline:
                 pieces.append(delta)
                 yield AnswerEvent(type="token", text=delta)
         except Exception as exc:  # noqa: BLE001 - the model failing must still give a grounded answer
-            notices.append(f"回答生成モデルでエラーが発生したため抽出型の回答に切り替えました / model error: {exc}")
-            text, _ = compose(standalone, numbered)
-            answer = self._finish(text, numbered, base, timings, started, "extractive", fallback="model_error")
+            notices.append(f"{EVIDENCE_KEPT['model_error']} / model error: {exc}")
+            answer = self._finish(evidence.text, numbered, base, timings, started, "extractive", fallback="model_error")
             yield AnswerEvent(type="answer", answer=answer)
             return
         timings["generate"] = _ms(step)
         raw = "".join(pieces).strip()
-        yield AnswerEvent(
-            type="answer", answer=self._check(raw, standalone, numbered, base, timings, started, relevance.coverage)
+        checked = self._check(
+            raw, standalone, numbered, base, timings, started, relevance.coverage,
+            evidence=evidence, question_tokens=relevance.question_tokens,
         )
+        yield AnswerEvent(type="answer", answer=checked)
 
     # -- steps --------------------------------------------------------------------------------
     def _corpus_lookups(self) -> tuple[IdfLookup | None, MentionLookup | None]:
@@ -205,6 +246,23 @@ class AnswerPipeline:
             )
         return text
 
+    def _sized_model(self, question: str):  # type: ignore[no-untyped-def]
+        """The chat model, with fewer tokens allowed when the question asks for one value."""
+        limit = answer_tokens(question)
+        current = getattr(self.chat_model, "max_tokens", None)
+        if limit is None or (isinstance(current, int) and current <= limit):
+            return self.chat_model
+        return self.chat_model.bind(max_tokens=limit)  # type: ignore[union-attr]
+
+    @staticmethod
+    def _evidence(question: str, numbered: dict[int, Passage], started: float) -> Evidence:
+        chosen = select_sentences(question, numbered)
+        return Evidence(
+            text=compose_selected(chosen, numbered),
+            sentences=[EvidenceSentence(n=c.n, text=c.sentence, section=c.section) for c in chosen],
+            ms=_ms(started),
+        )
+
     def _check(
         self,
         raw: str,
@@ -214,29 +272,68 @@ class AnswerPipeline:
         timings: dict,
         started: float,
         coverage: float = 0.0,
+        *,
+        evidence: Evidence,
+        question_tokens: list[str] | None = None,
     ) -> Answer:
+        notices: list[str] = base["notices"]
+
+        def keep_evidence(reason: str) -> Answer:
+            if evidence.text:
+                notices.append(f"{EVIDENCE_KEPT[reason]} / the evidence stands as the answer ({reason})")
+            return self._finish(evidence.text, numbered, base, timings, started, "extractive", fallback=reason)
+
         if not raw or _model_abstained(raw):
-            if coverage >= OVERRIDE_ABSTENTION_COVERAGE:
-                quoted, _ = compose(question, numbered)
-                if quoted:
-                    return self._finish(
-                        quoted, numbered, base, timings, started, "extractive", fallback="model_abstained"
-                    )
+            if coverage >= OVERRIDE_ABSTENTION_COVERAGE and evidence.text:
+                return keep_evidence("model_abstained")
             return self._abstain(base, timings, started, reason="model_abstained")
+        obeyed = obeys_planted(raw, planted_instructions(numbered), question)
+        if obeyed is not None:
+            notices.append(f"資料[{obeyed.n}]に含まれる指示は無視しました / ignored an instruction inside passage [{obeyed.n}]")
+            return keep_evidence("instruction_in_document")
         text, dropped = clean_markers(raw, set(numbered))
         if dropped:
-            base["notices"].append(f"存在しない出典番号 {dropped} を削除しました / dropped markers {dropped}")
+            notices.append(f"存在しない出典番号 {dropped} を削除しました / dropped markers {dropped}")
         if not cited_numbers(text):
             text = attach_missing_markers(text, numbered)
+        text, reason = self._drop_unchecked(text, question, numbered, notices, question_tokens or [])
+        if reason is not None:
+            return keep_evidence(reason)
         support = check_support(text, numbered)
         if cited_numbers(text) and support.ratio >= MIN_SUPPORTED_SHARE:
-            evidence = select_sentences(question, numbered, max_sentences=1)
-            if evidence:
-                text = anchor_evidence(text, question, evidence[0].n, numbered)
+            if evidence.sentences:
+                text = anchor_evidence(text, question, evidence.sentences[0].n, numbered)
             return self._finish(text, numbered, base, timings, started, self.engine)
-        reason = "no_citations" if not cited_numbers(text) else "unsupported"
-        fallback_text, _ = compose(question, numbered)
-        return self._finish(fallback_text, numbered, base, timings, started, "extractive", fallback=reason)
+        return keep_evidence("no_citations" if not cited_numbers(text) else "unsupported")
+
+    @staticmethod
+    def _drop_unchecked(
+        text: str, question: str, numbered: dict[int, Passage], notices: list[str], question_tokens: list[str]
+    ) -> tuple[str, str | None]:
+        """Drop sentences in another script and sentences whose facts belong to another item.
+
+        Returns the remaining text and, when the answer's first sentence or most of it failed (what is
+        left would no longer answer the question), the reason to show the evidence instead."""
+        pieces = claim_pieces(text)
+        foreign = {body for body, _ in pieces if foreign_chars(body)}
+        if foreign:
+            chars = "".join(dict.fromkeys(ch for body in foreign for ch in foreign_chars(body)))
+            notices.append(f"日本語以外の文字（{chars}）を含む文を削除しました / dropped sentences in another script")
+        report = check_facts([p for p in pieces if p[0] not in foreign], question, numbered, question_tokens)
+        for issue in report.issues:
+            where = "質問の項目の記述にない" if issue.reason == "wrong_item" else "資料にない"
+            notices.append(
+                f"「{issue.fact.text}」は{where}ため、その文を削除しました / dropped a sentence: "
+                f"{issue.fact.text} {_REASON_EN[issue.reason]}"
+            )
+        failing = foreign | set(report.failing_sentences)
+        if not failing:
+            return text, None
+        kept = drop_sentences(text, failing)
+        remaining = claim_pieces(kept)
+        if remaining and pieces[0][0] not in failing and 2 * len(remaining) >= len(pieces):
+            return kept, None
+        return kept, "facts" if report.issues else "non_japanese"
 
     def _finish(
         self,

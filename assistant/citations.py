@@ -148,13 +148,21 @@ def anchor_evidence(
     return _rewrite_sentences(text, anchor)
 
 
+# A table's Markdown is shown whole (a cut table is unreadable); chunking keeps it near this size.
+TABLE_EXCERPT_CHARS = 4000
+
+
 def to_citation(n: int, passage: Passage, excerpt_chars: int = 300) -> Citation:
+    is_table = passage.content == "table"  # the Markdown itself: shown whole, a cut table is unreadable
     return Citation(
         n=n,
         doc_id=passage.doc_id,
         title=passage.title,
         page=passage.page,
-        excerpt=truncate(passage.text, excerpt_chars),
+        excerpt=truncate(passage.text, TABLE_EXCERPT_CHARS if is_table else excerpt_chars),
+        table=passage.table,
+        table_markdown=passage.table_markdown,
+        ocr_confidence=passage.ocr_confidence,
         score=round(float(passage.score), 6),
         chunk_id=passage.chunk_id,
         doc_type=passage.doc_type or None,
@@ -163,3 +171,25 @@ def to_citation(n: int, passage: Passage, excerpt_chars: int = 300) -> Citation:
         date=passage.date,
         label=passage.citation,
     )
+
+
+def claim_pieces(text: str) -> list[tuple[str, list[int]]]:
+    """(sentence without markers, the numbers it cites) for every sentence piece that says something."""
+    pieces: list[tuple[str, list[int]]] = []
+    for line in text.split("\n"):
+        for piece in re.split(r"(?<=[。！？])", line):
+            body = strip_markers(piece).strip()
+            if len(compact(body)) >= 4:
+                pieces.append((body, cited_numbers(piece)))
+    return pieces
+
+
+def drop_sentences(text: str, failing: set[str]) -> str:
+    """`text` without the sentence pieces whose marker-free text is in `failing` (lines kept otherwise)."""
+    lines = []
+    for line in text.split("\n"):
+        kept = [p for p in re.split(r"(?<=[。！？])", line) if strip_markers(p).strip() not in failing]
+        joined = "".join(kept)
+        if joined.strip() or not line.strip():
+            lines.append(joined.rstrip() if joined.strip() else joined)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

@@ -1,7 +1,11 @@
 """The extractive engine: answers built from the passages' own sentences, each with its citation.
 
-It needs no model, so it is instant, deterministic and always grounded; it is also the fallback when
-a model's answer fails the citation checks (issue #5).
+It needs no model, so it is instant, deterministic and always grounded; it is also the evidence shown
+before a model's answer and the fallback when that answer fails the checks (issues #5, #17).
+
+Sentences are read with their section (the 「議案第２号：…」 heading they sit under), so a sentence such
+as 「歳入歳出補正予算の規模は、934千円の減額計上であります。」 is found for a question naming the 議案,
+and it is preferred over the heading itself when the question asks for a value (いくら, いつ, 何%).
 """
 
 from __future__ import annotations
@@ -9,13 +13,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from yakuba.assistant.facts import STRICT_KINDS, asked_counter, asks_for, designators, holds_kind
+from yakuba.assistant.injection import is_instruction
 from yakuba.assistant.relevance import question_tokens
 from yakuba.assistant.text import bigram_recall, compact, split_sentences, truncate
+from yakuba.ingest.clean import is_heading
 from yakuba.retriever.search import Passage
 from yakuba.retriever.tokenize import tokenize
 
 MIN_SENTENCE_CHARS = 8
 MAX_SENTENCE_CHARS = 220
+# When the question asks for a value, a sentence without one (a heading, a purpose clause) is worth less.
+NO_VALUE_FACTOR = 0.4
+# A number in another counter than the question's (何人 → 「第37回」) is only a weak sign of the answer.
+COUNTER_FACTOR = 0.7
+# A sentence under another item's designator (議案第２３号 when 第２２号 was asked) is worth less still.
+OTHER_ITEM_FACTOR = 0.3
+# The section heading's words count for a sentence with this weight (its own words count fully).
+SECTION_WEIGHT = 0.8
 
 
 @dataclass(frozen=True)
@@ -23,6 +38,9 @@ class Selection:
     n: int
     sentence: str
     score: float
+    section: str | None = None
+    holds_value: bool = False  # states the kind of value the question asks for
+    in_counter: bool = False  # … in the counter the question asks in (何世帯 → 「5,972世帯」)
 
 
 _LEADING_MARKS = re.compile(r"^(?:[\s\-–—・*＊•▪■□●◆◇>＞]|\d{1,2}[.)．）]\s|[（(]\d{1,2}[）)])+")
@@ -44,30 +62,78 @@ def clean_sentence(sentence: str) -> str:
     return _INLINE_MARKUP.sub("", _LEADING_MARKS.sub("", sentence.strip())).strip()
 
 
-def score_sentence(tokens: list[str], question: str, sentence: str) -> float:
+def score_sentence(tokens: list[str], question: str, sentence: str, section_words: set[str] | None = None) -> float:
     words = set(tokenize(sentence))
-    token_cover = sum(1 for t in tokens if t in words) / len(tokens) if tokens else 0.0
+    section_words = section_words or set()
+
+    def weight(t: str) -> float:
+        return 1.0 if t in words else SECTION_WEIGHT if t in section_words else 0.0
+
+    token_cover = sum(weight(t) for t in tokens) / len(tokens) if tokens else 0.0
     return 0.7 * token_cover + 0.3 * bigram_recall(question, [sentence])
+
+
+def sectioned_sentences(passage: Passage) -> list[tuple[str, str | None, bool]]:
+    """(sentence, the heading it sits under, whether it is that heading) in passage order.
+
+    A chunk that starts mid-section gets its section from the chunk's `heading` metadata."""
+    heading = passage.heading
+    out: list[tuple[str, str | None, bool]] = []
+    for line in passage.text.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if is_heading(stripped):
+            heading = stripped.lstrip("#").strip()
+            out.append((stripped, None, True))
+            continue
+        out.extend((sentence, heading, False) for sentence in split_sentences(stripped))
+    return out
 
 
 def select_sentences(
     question: str, passages: dict[int, Passage], *, max_sentences: int = 3, max_chars: int = 360
 ) -> list[Selection]:
-    """Best-supported sentences, ranked by overlap with the question and the passage's retrieval rank."""
+    """Best-supported sentences, ranked by overlap with the question (their section's words count
+    too), the value the question asks for, and the passage's retrieval rank."""
     tokens = question_tokens(question)
+    wanted = asks_for(question)
+    counter = asked_counter(question)
+    asked_items = designators(question)
+    section_words: dict[str, set[str]] = {}
     candidates: list[Selection] = []
     for rank, (n, passage) in enumerate(sorted(passages.items())):
         prior = 1.0 - 0.05 * rank  # retrieval order breaks ties between equally worded sentences
-        for raw in split_sentences(passage.text):
-            if _is_label(raw):
-                continue
+        for raw, section, heading_line in sectioned_sentences(passage):
+            if _is_label(raw) or is_instruction(raw):
+                continue  # an instruction planted in a document is never quoted as an answer
             sentence = clean_sentence(raw)
             if len(compact(sentence)) < MIN_SENTENCE_CHARS or sentence.endswith(("、", "，", ",")):
                 continue  # a line broken mid-sentence reads as nonsense when quoted alone
-            score = score_sentence(tokens, question, sentence) * prior
+            if section and section not in section_words:
+                section_words[section] = set(tokenize(section))
+            score = score_sentence(tokens, question, sentence, section_words.get(section or "")) * prior
+            holds = bool(wanted) and not heading_line and holds_kind(sentence, wanted)
+            if wanted and not holds:
+                score *= NO_VALUE_FACTOR
+            in_counter = holds and bool(counter) and holds_kind(sentence, wanted, counter)
+            if holds and counter and not in_counter:
+                score *= COUNTER_FACTOR  # a number, but not in what was asked (「1,600発」 for 何人)
+            other = bool(asked_items) and _other_item(sentence, section, asked_items)
+            if other:
+                score *= OTHER_ITEM_FACTOR
+                holds = in_counter = False  # another 議案's or year's amount does not answer this one
             if score > 0:
-                candidates.append(Selection(n, truncate(sentence, MAX_SENTENCE_CHARS), score))
+                candidates.append(
+                    Selection(n, truncate(sentence, MAX_SENTENCE_CHARS), score, section, holds, in_counter)
+                )
     candidates.sort(key=lambda s: s.score, reverse=True)
+    if wanted in STRICT_KINDS:
+        # Only sentences stating an amount/count/rate answer 「いくら」「何人」: a heading or a purpose
+        # clause about the topic is not an answer, and with none of them there is nothing to quote.
+        candidates = [c for c in candidates[: max_sentences * 3] if c.holds_value]
+        if any(c.in_counter for c in candidates):  # 「5,972世帯」 beats a table row of plain numbers
+            candidates = [c for c in candidates if c.in_counter]
     chosen: list[Selection] = []
     used_chars = 0
     for candidate in candidates:
@@ -84,13 +150,26 @@ def select_sentences(
     return chosen
 
 
-def _source_phrase(passage: Passage) -> str:
+def _other_item(sentence: str, section: str | None, asked: dict[str, set[int]]) -> bool:
+    """The sentence (or, when it names none, its section) names another item of an asked kind."""
+    for kind, wanted in asked.items():
+        for text in (sentence, section or ""):
+            named = designators(text).get(kind)
+            if named:
+                if not named & wanted:
+                    return True
+                break
+    return False
+
+
+def _source_phrase(passage: Passage, section: str | None = None) -> str:
     if passage.speaker:
         who = f"{passage.role or ''}{'（' + passage.speaker + '）' if passage.role else passage.speaker}"
         when = f"{passage.date} の" if passage.date else ""
         return f"{when}{who}の発言によると、"
     page = f"（{passage.page}ページ）" if passage.page else ""
-    return f"「{passage.title}」{page}によると、"
+    where = f"の「{truncate(section, 60)}」" if section and compact(section) not in compact(passage.title) else ""
+    return f"「{passage.title}」{page}{where}によると、"
 
 
 def _as_sentence(text: str, n: int) -> str:
@@ -104,13 +183,18 @@ def _as_sentence(text: str, n: int) -> str:
 def compose(question: str, passages: dict[int, Passage], *, max_sentences: int = 3) -> tuple[str, list[int]]:
     """Readable Japanese from the selected sentences: the best first with its source, then 「また、」."""
     chosen = select_sentences(question, passages, max_sentences=max_sentences)
+    return compose_selected(chosen, passages), list(dict.fromkeys(s.n for s in chosen))
+
+
+def compose_selected(chosen: list[Selection], passages: dict[int, Passage]) -> str:
+    """The text of `compose` for sentences already selected (the evidence reuses its selection)."""
     if not chosen:
-        return "", []
+        return ""
     lines: list[str] = []
     # Keep the document's order within one passage so the text reads as it was written.
     first = chosen[0]
-    lines.append(_source_phrase(passages[first.n]) + _as_sentence(first.sentence, first.n))
+    section = first.section if first.section and compact(first.section) not in compact(first.sentence) else None
+    lines.append(_source_phrase(passages[first.n], section) + _as_sentence(first.sentence, first.n))
     for selection in chosen[1:]:
         lines.append("また、" + _as_sentence(selection.sentence, selection.n))
-    used = list(dict.fromkeys(s.n for s in chosen))
-    return "\n".join(lines), used
+    return "\n".join(lines)

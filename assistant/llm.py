@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -32,6 +33,7 @@ from langchain_core.messages import (
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
 
+from yakuba.assistant.charset import JapaneseOnly
 from yakuba.core.errors import UnavailableError
 from yakuba.core.settings import Settings
 from yakuba.models.gguf import GGUFError, resolve_gguf
@@ -58,15 +60,22 @@ class LLMError(UnavailableError, RuntimeError):
 class _Loaded:
     llama: Llama
     lock: threading.Lock
+    japanese_only: JapaneseOnly | None = None  # built on the first call that asks for it
 
 
-_LOADED: dict[tuple[str, int, int], _Loaded] = {}
+_LOADED: dict[tuple[str, int, int, int], _Loaded] = {}
 _LOADED_LOCK = threading.Lock()
 
 
-def load_llama(model_path: str, n_ctx: int, n_threads: int) -> _Loaded:
-    """One llama.cpp model per (file, context, threads) per process, loaded on first use."""
-    key = (model_path, n_ctx, n_threads)
+def load_llama(model_path: str, n_ctx: int, n_threads: int, prompt_lookup: int = 0) -> _Loaded:
+    """One llama.cpp model per (file, context, threads, prompt lookup) per process, loaded on first use.
+
+    `prompt_lookup` > 0 drafts that many tokens by looking the last words up in the prompt
+    (llama-cpp-python's LlamaPromptLookupDecoding): grounded answers copy phrases from the passages,
+    and a drafted run the model accepts costs one forward pass instead of one per token. llama-cpp-python
+    verifies drafts against the logits of every position, so it then keeps them all (`logits_all`:
+    n_ctx × vocabulary floats, ~1.2 GB at 2,048 tokens for Qwen2.5) and prefill computes them too."""
+    key = (model_path, n_ctx, n_threads, prompt_lookup)
     with _LOADED_LOCK:
         loaded = _LOADED.get(key)
         if loaded is None:
@@ -84,12 +93,19 @@ def load_llama(model_path: str, n_ctx: int, n_threads: int) -> _Loaded:
                     code="llm_runtime_missing",
                 ) from exc
             started = time.perf_counter()
+            draft = None
+            if prompt_lookup > 0:
+                from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+                draft = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup)
             try:
                 llama = Llama(
                     model_path=model_path,
                     n_ctx=n_ctx,
                     n_threads=n_threads,
                     n_threads_batch=n_threads,
+                    draft_model=draft,
+                    logits_all=draft is not None,
                     verbose=False,
                 )
             except (ValueError, RuntimeError) as exc:
@@ -144,6 +160,9 @@ class LlamaCppChatModel(BaseChatModel):
     repeat_penalty: float = 1.05
     seed: int | None = None
     timeout_s: float = Field(120.0, description="Waiting for the model plus streaming, per call.")
+    japanese_only: bool = Field(True, description="Ban tokens with characters Japanese never uses (charset.py).")
+    bias_cache_dir: str | None = Field(None, description="Where the banned-token set is cached (model cache).")
+    prompt_lookup: int = Field(0, ge=0, description="Tokens drafted by prompt lookup (0 = off), see load_llama.")
 
     @property
     def _llm_type(self) -> str:
@@ -155,7 +174,7 @@ class LlamaCppChatModel(BaseChatModel):
                 "max_tokens": self.max_tokens, "temperature": self.temperature}
 
     def _loaded(self) -> _Loaded:
-        return load_llama(self.model_path, self.n_ctx, self.n_threads)
+        return load_llama(self.model_path, self.n_ctx, self.n_threads, self.prompt_lookup)
 
     def _params(self, stop: list[str] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         params = {name: getattr(self, name) for name in _CALL_OPTIONS}
@@ -172,7 +191,23 @@ class LlamaCppChatModel(BaseChatModel):
                 code="llm_busy",
             )
 
+    def _processors(self, loaded: _Loaded) -> Any:
+        """The Japanese-only logits processor (called with the model's lock held)."""
+        if not self.japanese_only:
+            return None
+        if loaded.japanese_only is None:
+            from yakuba.assistant.charset import load_or_build
+
+            cache = Path(self.bias_cache_dir) if self.bias_cache_dir else Path(self.model_path).parent
+            loaded.japanese_only = load_or_build(loaded.llama, Path(self.model_path), cache)
+        from llama_cpp import LogitsProcessorList
+
+        return LogitsProcessorList([loaded.japanese_only])
+
     def _call_llama(self, loaded: _Loaded, messages: list[BaseMessage], **params: Any) -> Any:
+        processors = self._processors(loaded)
+        if processors is not None:
+            params["logits_processor"] = processors
         try:
             return loaded.llama.create_chat_completion(messages=_to_openai_messages(messages), **params)
         except ValueError as exc:  # llama-cpp-python reports an over-long prompt as ValueError
@@ -359,6 +394,9 @@ def chat_model_for(settings: Settings, engine: str | None = None) -> BaseChatMod
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
             timeout_s=settings.llm_timeout_s,
+            japanese_only=settings.llm_japanese_only,
+            bias_cache_dir=str(Path(settings.model_cache) / "logit-bias"),
+            prompt_lookup=settings.llm_prompt_lookup,
         )
     raise LLMError(
         f"不明な回答エンジンです: {name}（local / extractive / openai のいずれか）",

@@ -370,7 +370,7 @@ def main() -> None:
     )
     parser.add_argument("--keep", action="store_true", help="keep --home (or the temp dir) afterwards")
     parser.add_argument("--shared", type=Path, default=default_shared())
-    parser.add_argument("--model", default="multilingual-e5-small", help="query embedding model")
+    parser.add_argument("--model", default=None, help="query embedding model (default: the configured default)")
     parser.add_argument(
         "--torch-threads",
         type=int,
@@ -382,6 +382,7 @@ def main() -> None:
     home = args.home or Path(tempfile.mkdtemp(prefix="yakuba-latency-"))
     created = args.home is None or not args.home.exists()
     # Explicit values win over YAKUBA_* variables and yakuba.toml: embedded Chroma in `home` only.
+    args.model = args.model or Settings().embedding_model
     settings = Settings(home=home, chroma_url=None, embedding_model=args.model)
     wall = time.perf_counter()
     try:

@@ -7,6 +7,8 @@ question brings other passages and only the system prompt could be reused.
 
     .venv/bin/python benchmarks/llm_latency.py                 # local GGUF, settings from YAKUBA_*
     .venv/bin/python benchmarks/llm_latency.py --runs 5 --max-tokens 200
+    .venv/bin/python benchmarks/llm_latency.py --prompt-lookup 10     # prompt-lookup decoding (issue #17)
+    .venv/bin/python benchmarks/llm_latency.py --question value       # a one-value question, its token cap
     YAKUBA_OPENAI_BASE_URL=http://127.0.0.1:11434/v1 YAKUBA_CHAT_MODEL=qwen2.5:7b \\
         .venv/bin/python benchmarks/llm_latency.py --engine openai
 """
@@ -29,6 +31,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from yakuba.assistant.llm import LlamaCppChatModel, chat_model_for, load_llama  # noqa: E402
+from yakuba.assistant.prompts import answer_tokens  # noqa: E402
 from yakuba.core.settings import Settings  # noqa: E402
 
 SYSTEM = (
@@ -73,11 +76,18 @@ PASSAGES = [
     "共有し、災害時の安否確認や避難の支援に役立てます。",
 ]
 QUESTION = "児童手当の申請はいつまでにすればよいですか。また、手当はいつ振り込まれますか。"
+# Question types (issue #17): the default asks two things; `value` asks one amount, which the assistant
+# answers under prompts.VALUE_ANSWER_TOKENS; `summary` asks for an overview of all passages.
+QUESTIONS = {
+    "default": QUESTION,
+    "value": "粗大ごみの処理手数料は1点につきいくらですか。",
+    "summary": "これらの資料に書かれている町の手続きやサービスを、それぞれ簡単にまとめてください。",
+}
 
 
-def build_messages() -> list:
+def build_messages(question: str = QUESTION) -> list:
     numbered = "\n\n".join(f"[{n}] {text}" for n, text in enumerate(PASSAGES, start=1))
-    return [SystemMessage(SYSTEM), HumanMessage(f"資料:\n{numbered}\n\n質問: {QUESTION}")]
+    return [SystemMessage(SYSTEM), HumanMessage(f"資料:\n{numbered}\n\n質問: {question}")]
 
 
 def main() -> None:
@@ -88,14 +98,24 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="llm_timeout_s for the runs")
     parser.add_argument("--keep-cache", action="store_true", help="let llama.cpp reuse the cached prompt")
     parser.add_argument("--show-answer", action="store_true")
+    parser.add_argument("--prompt-lookup", type=int, default=None,
+                        help="draft N tokens by prompt lookup (LlamaPromptLookupDecoding); 0 = off")
+    parser.add_argument("--question", choices=sorted(QUESTIONS), default="default",
+                        help="question type; `value` also applies the assistant's token cap for one-value answers")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
 
     settings = Settings().model_copy(update={"llm_timeout_s": args.timeout})
     if args.max_tokens:
         settings = settings.model_copy(update={"llm_max_tokens": args.max_tokens})
+    question = QUESTIONS[args.question]
+    cap = answer_tokens(question)
+    if cap and not args.max_tokens:
+        settings = settings.model_copy(update={"llm_max_tokens": min(cap, settings.llm_max_tokens)})
+    if args.prompt_lookup is not None:
+        settings = settings.model_copy(update={"llm_prompt_lookup": args.prompt_lookup})
     console = Console()
-    messages = build_messages()
+    messages = build_messages(question)
     chars = sum(len(m.content) for m in messages)
 
     started = time.perf_counter()
@@ -105,7 +125,7 @@ def main() -> None:
     load_s = 0.0
     if isinstance(model, LlamaCppChatModel):
         started = time.perf_counter()
-        llama = load_llama(model.model_path, model.n_ctx, model.n_threads).llama
+        llama = load_llama(model.model_path, model.n_ctx, model.n_threads, model.prompt_lookup).llama
         load_s = time.perf_counter() - started
 
     # One non-streamed call: exact prompt token count (and a warm-up of the weights' page cache).
@@ -147,7 +167,9 @@ def main() -> None:
         })
 
     title = (f"engine={args.engine} model={settings.chat_model} threads={settings.llm_threads} "
-             f"max_tokens={settings.llm_max_tokens} cache={'kept' if args.keep_cache else 'reset'}")
+             f"max_tokens={settings.llm_max_tokens} cache={'kept' if args.keep_cache else 'reset'} "
+             f"question={args.question} prompt_lookup={settings.llm_prompt_lookup} "
+             f"japanese_only={settings.llm_japanese_only}")
     table = Table(title=title)
     for column in ("run", "TTFT s", "total s", "CPU s", "out tokens", "prefill tok/s", "decode tok/s"):
         table.add_column(column, justify="right")

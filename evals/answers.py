@@ -169,6 +169,7 @@ class QuestionRecord(BaseModel):
     scores: dict[str, float | None]
     sentences: list[SentenceSupport] = Field(default_factory=list)
     ttft_ms: float | None = None
+    evidence_ms: float | None = Field(None, description="Request to the extractive evidence (issue #17).")
     total_ms: float
     error: str | None = None
 
@@ -271,7 +272,7 @@ def aggregate(records: Sequence[QuestionRecord]) -> tuple[dict[str, float | None
         defined = [r.scores.get(key) for r in records if r.scores.get(key) is not None]
         values[key] = mean_defined(defined)
         counts[key] = len(defined)
-    for key, name in (("ttft_ms", "ttft"), ("total_ms", "total")):
+    for key, name in (("ttft_ms", "ttft"), ("evidence_ms", "evidence"), ("total_ms", "total")):
         latencies = [getattr(r, key) for r in records if getattr(r, key) is not None and r.error is None]
         counts[key] = len(latencies)
         for p in (50, 95):
@@ -469,6 +470,7 @@ def run_answers_eval(
                     scores=scores,
                     sentences=verdicts,
                     ttft_ms=ttft,
+                    evidence_ms=answer.timings_ms.get("evidence") if answer else None,
                     total_ms=total,
                     error=error,
                 )

@@ -16,6 +16,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from yakuba.core.types import Chunk, DocType, LoadedDocument
 from yakuba.ingest.clean import is_heading, split_sentences
 from yakuba.ingest.minutes import MinutesParse, SpeakerTurn, parse_minutes
+from yakuba.ingest.tables import table_chunks
 
 # A turn may exceed the target by this factor and still stay whole: splitting a speech loses its context.
 TURN_SLACK = 1.6
@@ -127,8 +128,11 @@ def chunk_text_document(
     document: LoadedDocument, doc_type: DocType, *, size: int, overlap: int
 ) -> list[Chunk]:
     chunks: list[Chunk] = []
-    for units in _pack(_units_from_pages(document, size, overlap), size, overlap):
-        if all(u.is_heading for u in units):
+    packs = list(_pack(_units_from_pages(document, size, overlap), size, overlap))
+    # A text that is only headings (a one-line record 「基本目標1 安心して暮らせるまち」) is still content.
+    only_headings = all(u.is_heading for units in packs for u in units)
+    for units in packs:
+        if all(u.is_heading for u in units) and not only_headings:
             continue
         first = _first_content_unit(units)
         pages = [u.page for u in units if u.page is not None]
@@ -226,12 +230,27 @@ def minutes_text(document: LoadedDocument) -> str:
 def chunk_document(
     document: LoadedDocument, doc_type: DocType, *, size: int = 500, overlap: int = 80
 ) -> list[Chunk]:
-    """Chunk a cleaned document; minutes go by speaker turn when turns are recognised."""
+    """Chunk a cleaned document; minutes go by speaker turn when turns are recognised. Tables
+    follow as their own chunks (ingest.tables); text from OCR'd pages is marked as such."""
+    chunks: list[Chunk] | None = None
     if doc_type is DocType.COUNCIL_MINUTES:
         parsed = parse_minutes(minutes_text(document))
         if parsed.turns:
-            return chunk_minutes_document(document, parsed, size=size, overlap=overlap)
-    return chunk_text_document(document, doc_type, size=size, overlap=overlap)
+            chunks = chunk_minutes_document(document, parsed, size=size, overlap=overlap)
+    if chunks is None:
+        chunks = chunk_text_document(document, doc_type, size=size, overlap=overlap)
+    _mark_ocr(document, chunks)
+    return chunks + table_chunks(document, doc_type, size=size, start_index=len(chunks))
+
+
+def _mark_ocr(document: LoadedDocument, chunks: list[Chunk]) -> None:
+    """Chunks that start on an OCR'd page record it (ocr=True, mean word confidence) for the citation."""
+    confidence = {p.page: p.ocr_confidence for p in document.pages if p.ocr_confidence is not None}
+    if not confidence:
+        return
+    for chunk in chunks:
+        if chunk.page in confidence:
+            chunk.extra.update({"ocr": True, "ocr_confidence": round(float(confidence[chunk.page]), 1)})
 
 
 def chunk_ids(chunks: list[Chunk]) -> list[str]:

@@ -619,7 +619,8 @@ def clean_pages(pages: Iterable[PageText]) -> list[PageText]:
     chapter title itself.
     """
     prepared: list[tuple[int | None, list[str]]] = []
-    for page in pages:
+    pages_list = list(pages)
+    for page in pages_list:
         text = normalize(page.text)
         page_spaced = _is_spaced(text, SPACED_PAGE_MIN_PAIRS)
         lines = _join_spaced_lines(_mark_spaced_ruby(text.split("\n"), page_spaced), page_spaced)
@@ -630,6 +631,7 @@ def clean_pages(pages: Iterable[PageText]) -> list[PageText]:
         prepared.append((page.page, lines))
 
     headers = _running_headers([lines for _, lines in prepared])
+    ocr_confidence = {p.page: p.ocr_confidence for p in pages_list if p.ocr_confidence is not None}
     kept_header: set[str] = set()
     result: list[PageText] = []
     for number, lines in prepared:
@@ -645,5 +647,5 @@ def clean_pages(pages: Iterable[PageText]) -> list[PageText]:
         text = "\n".join(_join_broken_lines(lines)).strip()
         text = _BLANK_RUNS.sub("\n\n", text)
         if text:
-            result.append(PageText(page=number, text=text))
+            result.append(PageText(page=number, text=text, ocr_confidence=ocr_confidence.get(number)))
     return result

@@ -93,6 +93,22 @@ _SPEAKER_LINE = re.compile(
 _CHAIR_LINE = re.compile(
     rf"^\s*(?P<mark>[{_SPEAKER_MARKS}])\s*(?P<role>議長|副議長|委員長|副委員長|座長|会長)(?:\s+(?P<rest>\S.*))?$"
 )
+# Other cities' layouts (issue #15):
+# 「○山田太郎君　質問します。」: a member by name with 君 and no role;
+_NAME_KUN_LINE = re.compile(
+    rf"^\s*(?P<mark>[{_SPEAKER_MARKS}])\s*(?P<name>[^\s()、。「」0-9][^()、。「」]{{0,14}}?)\s*君(?:\s+(?P<rest>\S.*))?$"
+)
+# 「○議長　山田太郎君」「○市長　鈴木一郎君　お答えします。」: role, a space, name with 君;
+_ROLE_SPACE_NAME_LINE = re.compile(
+    rf"^\s*(?P<mark>[{_SPEAKER_MARKS}])\s*(?P<role>[^\s()]{{1,24}})\s+(?P<name>[^\s()、。]{{1,10}}(?:\s[^\s()、。]{{1,6}})?)\s*君(?:\s+(?P<rest>\S.*))?$"
+)
+# 「○田中委員長　ただいまから…」「◯佐藤委員　」 (committee minutes): surname fused with the role;
+_SURNAME_ROLE_LINE = re.compile(
+    rf"^\s*(?P<mark>[{_SPEAKER_MARKS}])\s*(?P<name>[\u3400-\u9fff々ヶ]{{2,4}})"
+    r"(?P<role>副委員長|委員長|副議長|議長|委員|議員|副市長|市長|町長|村長|区長)(?:\s+(?P<rest>\S.*))?$"
+)
+# 「議長（山田太郎君）」 alone on its line, no marker (the body follows on the next lines).
+_BARE_SPEAKER_LINE = re.compile(r"^\s*(?P<role>[^\s()][^()]{0,23}?)\s*\((?P<name>[^()]{1,20})\)\s*$")
 # △ also serves as a minus sign in Japanese accounts (△1,234): an agenda line starts with a word.
 _AGENDA_LINE = re.compile(r"^\s*[△◎▲]\s*(?P<text>[^\s\d０-９.,．，].*)$")
 _OPENING_AGENDA = re.compile(r"^\s*△\s*[^\s\d０-９.,．，]")
@@ -161,6 +177,41 @@ class _SpeakerHead(NamedTuple):
     rest: str
 
 
+def _other_layouts(flat: str) -> _SpeakerHead | None:
+    """Marker lines of other cities' minutes: 「○議長　山田太郎君」, 「○田中委員長」, 「○山田太郎君」."""
+    match = _ROLE_SPACE_NAME_LINE.match(flat)
+    if match:
+        role = _clean_role(match.group("role"))
+        name = _clean_name(match.group("name"))
+        if role and name:
+            return _SpeakerHead(match.group("mark"), role[0], role[1], name, (match.group("rest") or "").strip())
+    match = _SURNAME_ROLE_LINE.match(flat)
+    if match:
+        return _SpeakerHead(
+            match.group("mark"), match.group("role"), None, match.group("name"), (match.group("rest") or "").strip()
+        )
+    match = _NAME_KUN_LINE.match(flat)
+    if match:
+        name = _clean_name(match.group("name"))
+        if name and _clean_role(name) is None:  # 「○総務部長君」 is not a name
+            return _SpeakerHead(match.group("mark"), MEMBER_ROLE, None, name, (match.group("rest") or "").strip())
+    return None
+
+
+def _bare_speaker_head(line: str) -> _SpeakerHead | None:
+    """「議長（山田太郎君）」 on a line of its own, without a marker: a speaker in minutes that print
+    no ○. Only used where the document is already known to be minutes (see `parse_minutes`)."""
+    flat = unicodedata.normalize("NFKC", line)
+    match = _BARE_SPEAKER_LINE.match(flat)
+    if not match:
+        return None
+    role = _clean_role(match.group("role"))
+    name = _clean_name(match.group("name"))
+    if not role or not name:
+        return None
+    return _SpeakerHead(marker="", role=role[0], seat=role[1], speaker=name, rest="")
+
+
 def _speaker_head(line: str) -> _SpeakerHead | None:
     """The speaker of a marker line, or None for any other line."""
     flat = unicodedata.normalize("NFKC", line)
@@ -176,6 +227,9 @@ def _speaker_head(line: str) -> _SpeakerHead | None:
                 marker=match.group("mark"), role=role[0], seat=role[1], speaker=name, rest=rest
             )
         return None
+    other = _other_layouts(flat)
+    if other is not None:
+        return other
     chair = _CHAIR_LINE.match(flat)
     if chair:
         return _SpeakerHead(
@@ -198,7 +252,10 @@ def _agenda_text(line: str) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 _ERA_YEAR = rf"(?P<era>令和|平成|昭和)(?P<year>元|{NUM_PATTERN})年"
-_SESSION_NUMBERED = re.compile(rf"{_ERA_YEAR}\S*?第(?P<no>{NUM_PATTERN})回(?P<kind>定例会|臨時会)")
+# 「令和4年桐生市議会第4回定例会」 and 「令和6年第2回やくば町議会定例会」 (the assembly's name after 第N回).
+_SESSION_NUMBERED = re.compile(
+    rf"{_ERA_YEAR}\S*?第(?P<no>{NUM_PATTERN})回(?:[^\s第回]{{0,12}}?議会)?(?P<kind>定例会|臨時会)"
+)
 _SESSION_MONTH = re.compile(
     rf"{_ERA_YEAR}(?P<month>{NUM_PATTERN})月(?P<kind>定例会|臨時会)(?:[(（]第(?P<no>{NUM_PATTERN})回[)）])?"
 )
@@ -271,6 +328,8 @@ def parse_minutes(text: str) -> MinutesParse:
     agenda marker. Text that is not minutes yields no turns (the caller then chunks it as prose).
     """
     lines = [line.rstrip("\r") for line in text.split("\n")]
+    # Minutes that print no ○/◆ at all put the speaker alone on a line (「議長（山田太郎君）」).
+    bare_layout = not any(_speaker_head(line) for line in lines)
     turns: list[SpeakerTurn] = []
     agenda: list[AgendaItem] = []
     first_turn_line: int | None = None
@@ -326,7 +385,7 @@ def parse_minutes(text: str) -> MinutesParse:
         agenda_body = None
 
     for index, line in enumerate(lines):
-        head = _speaker_head(line)
+        head = _speaker_head(line) or (_bare_speaker_head(line) if bare_layout else None)
         if head is not None:
             close_turn(index - 1)
             close_agenda()
@@ -369,6 +428,9 @@ def parse_minutes(text: str) -> MinutesParse:
 # Enough to tell minutes apart without reading a 400-page budget to the end.
 _SCAN_CHARS = 200_000
 _MINUTES_HEADER = re.compile(r"(会議録|会議録第\d+号|会議録\(第\d+号\))$")
+_COUNCIL_WORDS = re.compile(r"議会|会議|委員会")
+# Council vote records (議決結果・賛否一覧): council documents, whatever their layout.
+_VOTE_RECORD = re.compile(r"議決結果|審議結果|表決結果|採決結果|賛否(?:一覧|の状況|状況|結果)|議員別賛否|賛否表")
 
 
 def _head_lines(text: str, limit: int) -> list[str]:
@@ -404,6 +466,10 @@ def looks_like_minutes(text: str) -> bool:
             speakers.add((head.role, head.speaker))
             if count >= 3 and len(speakers) >= 2:
                 return True
+    if count == 0 and _COUNCIL_WORDS.search(sample[:3000]):
+        bare = [head for line in sample.split("\n") if (head := _bare_speaker_head(line)) is not None]
+        if len(bare) >= 3 and len({(h.role, h.speaker) for h in bare}) >= 2:
+            return True
     return any(len(line) <= 60 and _MINUTES_HEADER.search(line) for line in _head_lines(sample, 30))
 
 
@@ -422,15 +488,21 @@ def _title_like(lines: list[str]) -> list[str]:
     return [line for line in lines if len(line) <= 40 and "、" not in line and "。" not in line]
 
 
-def detect_doc_type(title: str, text: str) -> DocType:
+def is_vote_record(title: str, text: str) -> bool:
+    """議決結果・賛否一覧 (how each member voted on each bill) by its title or opening lines."""
+    return any(_VOTE_RECORD.search(line) for line in [_squash(title), *_title_like(_head_lines(text, 10))])
+
+
+def detect_doc_type(title: str, text: str, *, has_vote_table: bool = False) -> DocType:
     """Pick the document type from the title and the first page, in order of specificity.
 
-    議会会議録 (会議録 in the title or minutes-like text) → 総合計画 (総合計画, or a municipality's
+    議会会議録 (会議録 in the title or minutes-like text, a 議決結果・賛否一覧 by its title, or any
+    document holding a vote table, `has_vote_table`) → 総合計画 (総合計画, or a municipality's
     基本構想/基本計画) → DX・ガイドブック (DX推進, ガイドブック, 手引き) → その他 for statements,
     ordinances, budgets and white papers → 計画 (計画/戦略/方針/ビジョン) → その他.
     """
     name = _squash(title)
-    if "会議録" in name or looks_like_minutes(text):
+    if "会議録" in name or has_vote_table or is_vote_record(title, text) or looks_like_minutes(text):
         return DocType.COUNCIL_MINUTES
     heads = _title_like(_head_lines(text, 10))
     candidates = [name, *heads]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,10 +25,15 @@ from yakuba.core.types import Chunk, DocType, DocumentLoadError, DocumentRecord,
 from yakuba.core.wareki import wareki_to_iso
 from yakuba.ingest.chunk import chunk_document, chunk_ids
 from yakuba.ingest.clean import clean_pages
-from yakuba.ingest.loaders import SUPPORTED_SUFFIXES, load_path
+from yakuba.ingest.loaders import SUPPORTED_SUFFIXES, ParseLimits, load_path
+from yakuba.ingest.loaders.common import load_error
 from yakuba.ingest.minutes import detect_doc_type
+from yakuba.ingest.municipality import document_municipality
+from yakuba.ingest.tables import is_vote_table
 
-PIPELINE_VERSION = "1"
+# 2: tables as their own chunks, OCR of scanned pages (issue #15): stored documents re-ingest once.
+PIPELINE_VERSION = "2"
+_log = logging.getLogger(__name__)
 EMBED_BATCH = 256
 IGNORE_FILE = ".yakubaignore"
 
@@ -192,7 +198,8 @@ def _resolve_doc_type(document: LoadedDocument, forced: DocType | None) -> DocTy
     if document.doc_type is not None:
         return document.doc_type
     first_text = "\n".join(p.text for p in document.pages[:2])
-    return detect_doc_type(document.title, first_text)
+    has_vote_table = any(is_vote_table(table) for table in document.tables)
+    return detect_doc_type(document.title, first_text, has_vote_table=has_vote_table)
 
 
 def _minutes_date(document: LoadedDocument) -> None:
@@ -241,6 +248,7 @@ class Ingestor:
         self.embeddings = embeddings
         self.doc_type = doc_type
         self.signature = ingest_signature(settings, identity)
+        self.limits = ParseLimits.from_settings(settings)
         self.on_chunks_embedded = on_chunks_embedded or (lambda n: None)
 
     def _unchanged(self, doc_id: str, content_hash: str) -> DocumentRecord | None:
@@ -274,7 +282,12 @@ class Ingestor:
                         status="unchanged",
                         documents=[_unchanged_result(record)],
                     )
-            documents = load_path(path, item.doc_id, max_bytes=int(self.settings.max_file_mb * 1024 * 1024))
+            documents = load_path(
+                path,
+                item.doc_id,
+                max_bytes=int(self.settings.max_file_mb * 1024 * 1024),
+                limits=self.limits,
+            )
         except DocumentLoadError as error:
             return FileResult(
                 path=str(path),
@@ -283,7 +296,16 @@ class Ingestor:
                 message_ja=error.message_ja,
                 message_en=error.message_en,
             )
-        results = self.ingest_documents(documents)
+        try:
+            results = self.ingest_documents(documents)
+        except DocumentLoadError as error:  # a document with nothing to index (see _prepare)
+            return FileResult(
+                path=str(path),
+                status="failed",
+                error_code=error.code,
+                message_ja=error.message_ja,
+                message_en=error.message_en,
+            )
         statuses = {r.status for r in results}
         status: Status = "unchanged" if statuses == {"unchanged"} else ("added" if statuses == {"added"} else "updated")
         return FileResult(path=str(path), status=status, documents=results)
@@ -299,6 +321,16 @@ class Ingestor:
         pending_chunks = 0
         for document in documents:
             prepared = self._prepare(document)
+            if prepared is None:  # nothing searchable in this document
+                if len(documents) == 1:  # a file of one document: an error, never a record without chunks
+                    raise load_error(
+                        "empty",
+                        document.doc_id,
+                        "整形後に検索できる本文が残りませんでした",
+                        "no indexable text after cleaning",
+                    )
+                _log.info("skipped %s: no indexable text after cleaning", document.doc_id)
+                continue  # one empty record of a JSONL corpus must not fail its thousands of others
             if isinstance(prepared, DocumentResult):
                 results.append(prepared)
                 continue
@@ -311,7 +343,7 @@ class Ingestor:
         self._commit(pending, results)
         return [r for r in results if r is not None]
 
-    def _prepare(self, document: LoadedDocument) -> _Prepared | DocumentResult:
+    def _prepare(self, document: LoadedDocument) -> _Prepared | DocumentResult | None:
         record = self._unchanged(document.doc_id, document.content_hash)
         if record:
             return _unchanged_result(record)
@@ -323,6 +355,9 @@ class Ingestor:
         chunks = chunk_document(
             document, doc_type, size=self.settings.chunk_size, overlap=self.settings.chunk_overlap
         )
+        if not chunks:
+            return None
+        _tag_municipality(document, chunks)
         ids = chunk_ids(chunks)
         existing = self.store.chunk_ids(document.doc_id)
         return _Prepared(
@@ -341,7 +376,7 @@ class Ingestor:
         work = [(prep, i) for _, prep in pending for i in prep.new_positions]
         for start in range(0, len(work), EMBED_BATCH):
             batch = work[start : start + EMBED_BATCH]
-            vectors = self.embeddings.embed_documents([prep.chunks[i].text for prep, i in batch])
+            vectors = _embed_unique(self.embeddings, [prep.chunks[i].text for prep, i in batch])
             self.store.add_chunks(
                 [prep.ids[i] for prep, i in batch], [prep.chunks[i] for prep, i in batch], vectors
             )
@@ -389,6 +424,28 @@ class Ingestor:
     def run(self, paths: Sequence[Path]) -> Iterator[FileResult]:
         for item in discover(paths):
             yield self.ingest_file(item)
+
+
+def _tag_municipality(document: LoadedDocument, chunks: Sequence[Chunk]) -> None:
+    """Every chunk carries its document's town (stored as `x_municipality`), so search can prefer the
+    town a question names; a record's own `municipality` field wins over detection."""
+    town = document.metadata.get("municipality")
+    if not isinstance(town, str) or not town:
+        opening = "\n".join(p.text for p in document.pages[:3])
+        town = document_municipality(document.title, document.doc_id, opening)
+    if town:
+        for chunk in chunks:
+            chunk.extra.setdefault("municipality", town)
+
+
+def _embed_unique(embeddings: Embeddings, texts: list[str]) -> list[list[float]]:
+    """Embed each distinct text once: minutes repeat procedural one-liners (「○議長（…） 市民生活部長。」)
+    hundreds of times, and a batch of them costs one forward pass, not hundreds."""
+    unique = list(dict.fromkeys(texts))
+    if len(unique) == len(texts):
+        return embeddings.embed_documents(texts)
+    by_text = dict(zip(unique, embeddings.embed_documents(unique), strict=True))
+    return [by_text[text] for text in texts]
 
 
 def _unchanged_result(record: DocumentRecord) -> DocumentResult:

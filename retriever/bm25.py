@@ -163,7 +163,10 @@ class _Built:
             names = [n for n in self.speaker_codes if speaker_matches(filters.speaker, n)]
             mask &= one_of(self.speaker, self.speaker_codes, names)
         if filters.years is not None:
-            mask &= np.isin(self.year, np.asarray(filters.years, dtype=self.year.dtype))
+            # a year the column cannot hold matches no chunk (and must not overflow the cast)
+            bounds = np.iinfo(self.year.dtype)
+            years = [y for y in filters.years if bounds.min <= y <= bounds.max]
+            mask &= np.isin(self.year, np.asarray(years, dtype=self.year.dtype))
         if filters.date_from is not None or filters.date_to is not None:
             mask &= self.date != _NO_VALUE
             if filters.date_from is not None:
@@ -341,6 +344,17 @@ class BM25Index:
         with self._lock:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0])
+
+    def generation(self) -> int:
+        """The tenant's store version: bumped by every write of any process sharing this folder
+        (retriever/store.py reopens Chroma on a change it did not make itself). One indexed read."""
+        return self._generation()
+
+    def touch(self) -> None:
+        """Bump the generation without changing rows: a store change BM25 does not see (a reindex
+        swapping the dense collection) still reaches every other process."""
+        with self._transaction():
+            pass
 
     def flush(self) -> None:
         """Wait until a snapshot write in flight (if any) is on disk."""

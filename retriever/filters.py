@@ -16,13 +16,18 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from yakuba.core.types import DocType
 
 VALID_DOC_TYPES: tuple[str, ...] = tuple(member.value for member in DocType)
+MAX_FILTER_ITEMS = 100  # ids, types or years in one filter
+MAX_FILTER_TEXT = 300  # one id, speaker or role
+# A year a date can hold; strict, so JSON `false` is not a year (bool is an int in Python).
+Year = Annotated[int, Field(strict=True, ge=1, le=9999)]
+FilterText = Annotated[str, Field(max_length=MAX_FILTER_TEXT)]
 
 
 def parse_doc_type(value: str) -> str:
@@ -78,13 +83,13 @@ class SearchFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    doc_types: list[str] | None = None
-    doc_ids: list[str] | None = None
-    speaker: str | None = None
-    role: str | None = None
+    doc_types: list[FilterText] | None = Field(None, max_length=MAX_FILTER_ITEMS)
+    doc_ids: list[FilterText] | None = Field(None, max_length=MAX_FILTER_ITEMS)
+    speaker: FilterText | None = None
+    role: FilterText | None = None
     date_from: date | None = None
     date_to: date | None = None
-    years: list[int] | None = None
+    years: list[Year] | None = Field(None, max_length=MAX_FILTER_ITEMS)
 
     @field_validator("doc_types", mode="before")
     @classmethod
@@ -93,6 +98,8 @@ class SearchFilters(BaseModel):
             return None
         if isinstance(value, str | DocType):
             value = [value]
+        if not isinstance(value, list | tuple) or len(value) > MAX_FILTER_ITEMS:
+            return value  # not a list, or too long: the field's own validation says so
         labels = [parse_doc_type(v) for v in value]
         return list(dict.fromkeys(labels)) or None
 

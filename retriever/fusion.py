@@ -17,7 +17,19 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
+from pydantic import BaseModel
+
 Ranking = Sequence[tuple[str, float]]
+
+
+class ChunkInfo(BaseModel):
+    """What fusion may know of a candidate chunk beyond its ranks (from the store, per query)."""
+
+    doc_id: str = ""
+    doc_type: str = ""
+    chars: int = 0  # content length without the speaker label: 「○議長（…）\n市民生活部長。」 is 7
+    municipality: str | None = None  # the document's town (ingest.municipality), None when unknown
+    text_key: str = ""  # equal for chunks whose texts are equal (whitespace aside): duplicates
 
 
 def _weight(weights: Mapping[str, float], name: str) -> float:
@@ -116,3 +128,78 @@ def weighted_score_fusion(
         for doc_id in every_id
     }
     return _sorted(fused)
+
+
+def top_z(ranking: Ranking) -> float:
+    """How far a list's best score stands above the rest of the list, in standard deviations: a
+    peaked list (one passage clearly matches) is confident, a flat one is not. 0 for < 3 scores."""
+    scores = [float(score) for _, score in ranking]
+    if len(scores) < 3:
+        return 0.0
+    mean = sum(scores) / len(scores)
+    std = math.sqrt(sum((s - mean) ** 2 for s in scores) / len(scores))
+    return 0.0 if std == 0 else (scores[0] - mean) / std
+
+
+def confident_interleave(
+    rankings: Mapping[str, Ranking], bias: Mapping[str, float] | None = None, id_weights: IdWeights | None = None
+) -> list[tuple[str, float]]:
+    """Alternate the lists, the most confident one first (`top_z` + its `bias`), skipping repeats.
+
+    A capped rank fusion: every other place goes to each list, so the result can never fall far
+    below the better list whichever it is — on council minutes the council-tuned dense model is the
+    stronger half, on Wikipedia and PDFs BM25 is (README) — and the list whose top hit stands out
+    decides the first place. A list (or an id, `id_weights`) with weight 0 takes no part; the
+    fused score is 1 / position.
+    """
+    lists = []
+    for order, (name, ranking) in enumerate(rankings.items()):
+        overrides = _overrides(id_weights, name)
+        kept = [(doc_id, score) for doc_id, score in ranking if overrides.get(doc_id, 1.0) > 0]
+        if kept:
+            lists.append((-(top_z(kept) + (bias or {}).get(name, 0.0)), order, [doc_id for doc_id, _ in kept]))
+    lists.sort()
+    fused: dict[str, float] = {}
+    for depth in range(max((len(ids) for _, _, ids in lists), default=0)):
+        for _, _, ids in lists:
+            if depth < len(ids) and ids[depth] not in fused:
+                fused[ids[depth]] = 1.0 / (len(fused) + 1)
+    return list(fused.items())
+
+
+def prefer_towns(fused: Sequence[tuple[str, float]], info: Mapping[str, ChunkInfo], towns: Sequence[str]
+                 ) -> list[tuple[str, float]]:  # fmt: skip
+    """Move chunks of *other* towns behind the rest when the question names a town some candidate
+    belongs to. Chunks of no known town (laws, 白書, Wikipedia) keep their place; order within each
+    group is kept. A question naming no town, or only towns absent from the candidates, is untouched.
+    """
+    wanted = set(towns)
+    if not wanted or not any(info[c].municipality in wanted for c, _ in fused if c in info):
+        return list(fused)
+
+    def elsewhere(chunk_id: str) -> bool:
+        town = info[chunk_id].municipality if chunk_id in info else None
+        return town is not None and town not in wanted
+
+    return [hit for hit in fused if not elsewhere(hit[0])] + [hit for hit in fused if elsewhere(hit[0])]
+
+
+def collapse_duplicates(fused: Sequence[tuple[str, float]], info: Mapping[str, ChunkInfo]
+                        ) -> tuple[list[tuple[str, float]], dict[str, list[str]]]:  # fmt: skip
+    """One hit per identical text: the best-ranked copy stays, the others become its `also_in`.
+
+    Minutes repeat procedural lines (「○議長（…）\\n市民生活部長。」) and several documents quote the same
+    paragraph; ten copies of one text are one passage to a reader. Returns (hits, {kept id: [ids]}).
+    """
+    kept: list[tuple[str, float]] = []
+    first_with: dict[str, str] = {}
+    also_in: dict[str, list[str]] = {}
+    for chunk_id, score in fused:
+        key = info[chunk_id].text_key if chunk_id in info else ""
+        if key and key in first_with:
+            also_in.setdefault(first_with[key], []).append(chunk_id)
+            continue
+        if key:
+            first_with[key] = chunk_id
+        kept.append((chunk_id, score))
+    return kept, also_in

@@ -31,6 +31,7 @@ from yakuba.retriever.embeddings import embeddings_from_settings, model_identity
 from yakuba.retriever.store import TenantStore, list_tenants
 
 MAX_NAME_CHARS = 120
+MAX_NAME_BYTES = 255  # one file-system name; NFKC may lengthen a name (㍻ → 平成), so it is cut by bytes
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]+')
 _COPY_BLOCK = 1 << 20
 INCOMING = ".incoming"
@@ -81,8 +82,15 @@ def safe_filename(name: str | None) -> str:
         cleaned = "upload"
     stem, dot, suffix = cleaned.rpartition(".")
     if dot and stem and len(suffix) <= 10:
-        return f"{stem[: MAX_NAME_CHARS - len(suffix) - 1]}.{suffix.lower()}"
-    return cleaned[:MAX_NAME_CHARS]
+        suffix = f".{suffix.lower()}"
+        stem = stem[: MAX_NAME_CHARS - len(suffix)]
+        return _cut_bytes(stem, MAX_NAME_BYTES - len(suffix.encode("utf-8"))) + suffix
+    return _cut_bytes(cleaned[:MAX_NAME_CHARS], MAX_NAME_BYTES)
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes, never inside a character."""
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
 def is_inside(path: Path, folder: Path) -> bool:
@@ -173,47 +181,81 @@ class DocumentLibrary:
         """Save each (client name, stream) under `<home>/uploads/<tenant>/<safe name>` and ingest it.
 
         A file that fails leaves nothing behind and does not replace an earlier upload of the same name.
+
+        A request is all or nothing when it *fails* (an exception, not a file the loader rejects):
+        the files it already ingested are taken out again and replaced ones restored, so a client that
+        got an error finds the library as it was. Nothing is left in `.incoming/` either way.
         """
         incoming = self.uploads / INCOMING
         outcome = []
+        staged: list[_Staged] = []
         with self._writing(), self._store() as store:
             incoming.mkdir(parents=True, exist_ok=True)
             ingestor = Ingestor(self.settings, store, self.embeddings, doc_type=doc_type)
-            for client_name, stream in files:
-                name = safe_filename(client_name)
-                result = self._save_and_ingest(ingestor, name, stream, incoming)
-                log.info("upload %s", result.model_dump_json())
-                outcome.append(SavedUpload(
-                    filename=client_name or name, saved_as=None if result.status == "failed" else name, result=result
-                ))
+            try:
+                for client_name, stream in files:
+                    name = safe_filename(client_name)
+                    step = self._save_and_ingest(ingestor, name, stream, incoming)
+                    staged.append(step)
+                    log.info("upload %s", step.result.model_dump_json())
+                    outcome.append(SavedUpload(
+                        filename=client_name or name, saved_as=None if step.result.status == "failed" else name,
+                        result=step.result,
+                    ))
+            except BaseException:
+                self._roll_back(ingestor, store, staged)
+                raise
+            finally:
+                for step in staged:
+                    if step.backup is not None:
+                        step.backup.unlink(missing_ok=True)
         return outcome
 
-    def _save_and_ingest(self, ingestor: Ingestor, name: str, stream: BinaryIO, incoming: Path) -> FileResult:
-        """Write to a temporary name, move into place (keeping any earlier file as a backup), ingest,
-        and put the backup back if the new file fails."""
+    def _save_and_ingest(self, ingestor: Ingestor, name: str, stream: BinaryIO, incoming: Path) -> _Staged:
+        """Write to a temporary name, move into place (keeping any earlier file as a backup until the
+        request ends), ingest, and put the backup back if the new file fails."""
         target = self.uploads / name
         temporary = incoming / f"{uuid.uuid4().hex}{Path(name).suffix}"
         backup = incoming / f"{uuid.uuid4().hex}.previous"
+        had_previous = False
         try:
             with temporary.open("wb") as out:
                 shutil.copyfileobj(stream, out, _COPY_BLOCK)
-        except BaseException:
+            had_previous = target.exists()
+            if had_previous:
+                target.replace(backup)
+            try:
+                temporary.replace(target)
+            except BaseException:
+                _restore(target, backup, had_previous)
+                raise
+            try:
+                result = ingestor.ingest_file(InputPath(path=target, doc_id=name))
+            except BaseException:
+                _restore(target, backup, had_previous)
+                raise
+        finally:
             temporary.unlink(missing_ok=True)
-            raise
-        had_previous = target.exists()
-        if had_previous:
-            target.replace(backup)
-        temporary.replace(target)
-        try:
-            result = ingestor.ingest_file(InputPath(path=target, doc_id=name))
-        except BaseException:
-            _restore(target, backup, had_previous)
-            raise
         if result.status == "failed":
             _restore(target, backup, had_previous)
-        elif had_previous:
-            backup.unlink(missing_ok=True)
-        return result
+            return _Staged(target=target, name=name, result=result, backup=None)
+        return _Staged(target=target, name=name, result=result, backup=backup if had_previous else None)
+
+    def _roll_back(self, ingestor: Ingestor, store: TenantStore, staged: list[_Staged]) -> None:
+        """Undo the files a failed request ingested, newest first: added documents are deleted with
+        their file, replaced files are put back and ingested again."""
+        for step in reversed(staged):
+            try:
+                if step.result.status == "added":
+                    for document in step.result.documents:
+                        store.delete_document(document.doc_id)
+                    step.target.unlink(missing_ok=True)
+                elif step.result.status == "updated" and step.backup is not None:
+                    step.backup.replace(step.target)
+                    step.backup = None
+                    ingestor.ingest_file(InputPath(path=step.target, doc_id=step.name))
+            except Exception:  # noqa: BLE001 - keep undoing the rest; the request already failed
+                log.exception("could not roll back the upload of %s", step.name)
 
     def delete(self, doc_id: str) -> int:
         """Remove a document's chunks (Chroma and BM25), its record and its saved upload; returns the
@@ -255,6 +297,16 @@ class DocumentLibrary:
                 store.put_document(record.model_copy(update={"ingest_signature": signature}))
             store.sync_bm25()
         return done
+
+
+@dataclass
+class _Staged:
+    """One file of an upload request, until the request ends: where it went and what it replaced."""
+
+    target: Path
+    name: str
+    result: FileResult
+    backup: Path | None
 
 
 def _restore(target: Path, backup: Path, had_previous: bool) -> None:

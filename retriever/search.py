@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Literal
@@ -14,10 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from yakuba.core.errors import InvalidInputError
 from yakuba.core.settings import Settings
-from yakuba.retriever.embeddings import COUNCIL_MODEL
+from yakuba.core.types import DocType
+from yakuba.ingest.municipality import municipalities_in
 from yakuba.retriever.filters import SearchFilters, chroma_where_is_exact, matches, to_chroma_where
-from yakuba.retriever.fusion import weighted_rrf, weighted_score_fusion
-from yakuba.retriever.store import TenantStore
+from yakuba.retriever.fusion import (
+    ChunkInfo,
+    collapse_duplicates,
+    confident_interleave,
+    prefer_towns,
+    weighted_rrf,
+    weighted_score_fusion,
+)
+from yakuba.retriever.store import ChunkRow, TenantStore
 from yakuba.retriever.tokenize import query_normalize
 
 Mode = Literal["dense", "bm25", "hybrid"]
@@ -46,11 +56,21 @@ class Passage(BaseModel):
     role: str | None = None
     date: str | None = None
     session: str | None = None
+    table: int | None = Field(None, description="Table number in the document when the chunk is a table")
+    content: str | None = Field(None, description='"table" (Markdown), "table_rows" (row sentences) or None (text)')
+    ocr_confidence: float | None = Field(None, description="Mean OCR confidence when the text came from OCR")
+    table_markdown: str | None = Field(
+        None, description="The table (part) as Markdown: the text itself for a table chunk, the rows behind "
+        "the sentences of a row-sentence chunk"
+    )
     score: float
     dense_score: float | None = None
     bm25_score: float | None = None
     dense_rank: int | None = None
     bm25_rank: int | None = None
+    also_in: list[str] = Field(
+        default_factory=list, description="Other documents holding the same text (duplicates collapsed into this hit)"
+    )
 
     @property
     def citation(self) -> str:
@@ -58,6 +78,10 @@ class Passage(BaseModel):
         parts = [self.title]
         if self.page:
             parts.append(f"p.{self.page}" + (f"-{self.page_end}" if self.page_end else ""))
+        if self.table:
+            parts.append(f"表{self.table}")
+        if self.ocr_confidence is not None:
+            parts.append("(OCR)")
         if self.date:
             parts.append(self.date)
         if self.speaker:
@@ -74,39 +98,92 @@ class SearchResult(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-# Dense weights per document type that come with a model (tuned per dev set with a 2-fold check,
-# training/tune_fusion.py): the council model beats BM25 on minutes (kiryu-r4 0.78 vs 0.74 nDCG@10)
-# but not on other text (jsquad-valid 0.88 vs 0.94), where the global dense weight stays.
-MODEL_DOC_TYPE_WEIGHTS: dict[str, dict[str, float]] = {COUNCIL_MODEL: {"議会会議録": 3.0}}
+# Dense weights per document type that come with a model. Empty since issue #16: the council
+# model's 3.0 for 議会会議録 was tuned on one city's minutes; on 一括質問-style minutes it fell below BM25
+# alone and in a mixed library it ranked another city's minutes first. Kept for YAKUBA_FUSION_DENSE_
+# WEIGHT_BY_DOC_TYPE, which a deployment may still set for itself.
+MODEL_DOC_TYPE_WEIGHTS: dict[str, dict[str, float]] = {}
 
 
 _DEFAULTS = Settings.model_fields
+MINUTES = DocType.COUNCIL_MINUTES.value
+_SPEAKER_LABEL = re.compile(r"^\s*[○◯◎◆◇]\S{0,30}?[）)]\s*")
+
+
+def content_chars(text: str) -> int:
+    """Length without whitespace and without a leading speaker label (「○議長（北川久人）」)."""
+    return len("".join(_SPEAKER_LABEL.sub("", text, count=1).split()))
+
+
+def text_key(text: str) -> str:
+    """Equal for texts equal up to whitespace: the duplicate test of `collapse_duplicates`."""
+    return hashlib.blake2b("".join(text.split()).encode("utf-8"), digest_size=12).hexdigest()
+
+
+def chunk_info(store: TenantStore, ids: Sequence[str]) -> dict[str, ChunkInfo]:
+    """What fusion weighs candidates by, read from the store in one call (tune_fusion uses it too)."""
+    return _info(store.get_chunks(list(ids)))
+
+
+def _info(rows: Sequence[ChunkRow]) -> dict[str, ChunkInfo]:
+    return {
+        row.chunk_id: ChunkInfo(
+            doc_id=str(row.metadata.get("doc_id", "")), doc_type=str(row.metadata.get("doc_type", "")),
+            chars=content_chars(row.text), municipality=row.metadata.get("x_municipality") or None,
+            text_key=text_key(row.text),
+        )
+        for row in rows
+    }  # fmt: skip
 
 
 class FusionConfig(BaseModel):
-    """Fusion weights; the defaults are Settings' (tuned on the dev sets, see README), defined once there."""
+    """Fusion settings; the defaults are Settings' (chosen across five styles of data, see README)."""
 
-    method: Literal["rrf", "minmax"] = _DEFAULTS["fusion_method"].default
+    method: Literal["rrf", "minmax", "zscore", "interleave"] = _DEFAULTS["fusion_method"].default
     dense_weight: float = _DEFAULTS["fusion_dense_weight"].default
     bm25_weight: float = _DEFAULTS["fusion_bm25_weight"].default
     # The dense weight for chunks of these document types instead of `dense_weight`.
     dense_weight_by_doc_type: dict[str, float] = Field(default_factory=dict)
     rrf_k: int = _DEFAULTS["fusion_rrf_k"].default
     candidates: int = _DEFAULTS["fusion_candidates"].default
+    # Minutes chunks with less content than this (「○議長（…）\n市民生活部長。」) get no dense credit: the
+    # dense model finds every short procedural line similar to every short question; 0 turns it off.
+    # Other documents keep theirs: a short FAQ line (「開館時間は午前9時から…」) may be the whole answer.
+    short_chunk_chars: int = _DEFAULTS["fusion_short_chunk_chars"].default
+    # interleave: dense's head start (in standard deviations of fusion.top_z) for the first place.
+    interleave_dense_bias: float = _DEFAULTS["fusion_interleave_dense_bias"].default
+    # A question naming a town puts other towns' chunks behind the rest (fusion.prefer_towns).
+    prefer_named_town: bool = True
 
     def fuse(
-        self, rankings: dict[str, list[tuple[str, float]]], doc_types: Mapping[str, str] | None = None
+        self,
+        rankings: dict[str, list[tuple[str, float]]],
+        info: Mapping[str, ChunkInfo] | Mapping[str, str] | None = None,
+        *,
+        query: str | None = None,
     ) -> list[tuple[str, float]]:
-        """`doc_types` (chunk id → type) lets `dense_weight_by_doc_type` apply; without it every
-        dense hit gets `dense_weight`."""
+        """`info` (chunk id → ChunkInfo, or just its document type) lets the per-type weights, the
+        short-chunk rule and the town preference apply; `query` is needed for the last."""
+        infos = {cid: ChunkInfo(doc_type=v) if isinstance(v, str) else v for cid, v in (info or {}).items()}
         weights = {"dense": self.dense_weight, "bm25": self.bm25_weight}
         by_type = self.dense_weight_by_doc_type
-        id_weights = None
-        if by_type and doc_types:  # an override only touches ids the dense list holds
-            id_weights = {"dense": {cid: by_type[t] for cid, t in doc_types.items() if t in by_type}}
-        if self.method == "minmax":
-            return weighted_score_fusion(rankings, weights, "minmax", id_weights=id_weights)
-        return weighted_rrf(rankings, weights, k=self.rrf_k, id_weights=id_weights)
+        dense: dict[str, float] = {}
+        for cid, item in infos.items():
+            if item.doc_type in by_type:
+                dense[cid] = by_type[item.doc_type]
+            if item.doc_type == MINUTES and 0 < item.chars < self.short_chunk_chars:
+                dense[cid] = 0.0
+        id_weights = {"dense": dense} if dense else None
+        if self.method == "interleave":
+            active = {name: hits for name, hits in rankings.items() if weights.get(name, 1.0) > 0}
+            fused = confident_interleave(active, {"dense": self.interleave_dense_bias}, id_weights=id_weights)
+        elif self.method == "rrf":
+            fused = weighted_rrf(rankings, weights, k=self.rrf_k, id_weights=id_weights)
+        else:
+            fused = weighted_score_fusion(rankings, weights, self.method, id_weights=id_weights)
+        if self.prefer_named_town and query and infos:
+            fused = prefer_towns(fused, infos, municipalities_in(query))
+        return fused
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FusionConfig:
@@ -121,6 +198,9 @@ class FusionConfig(BaseModel):
             ),
             rrf_k=settings.fusion_rrf_k,
             candidates=settings.fusion_candidates,
+            short_chunk_chars=settings.fusion_short_chunk_chars,
+            prefer_named_town=settings.fusion_prefer_named_town,
+            interleave_dense_bias=settings.fusion_interleave_dense_bias,
         )
 
 
@@ -138,6 +218,10 @@ def _passage(chunk_id: str, text: str, meta: dict, score: float) -> Passage:
         role=meta.get("role"),
         date=meta.get("date"),
         session=meta.get("session"),
+        table=meta.get("x_table"),
+        content=meta.get("x_content"),
+        ocr_confidence=meta.get("x_ocr_confidence"),
+        table_markdown=meta.get("x_table_markdown") or (text if meta.get("x_content") == "table" else None),
         score=score,
     )
 
@@ -226,14 +310,19 @@ class HybridSearcher:
             rankings["bm25"] = self.store.bm25.search(normalized, n, filters)  # boilerplate only adds noise
             timings["bm25"] = (time.perf_counter() - start) * 1000
         start = time.perf_counter()
+        rows: dict[str, ChunkRow] | None = None
+        also_in: dict[str, list[str]] = {}
         if mode == "hybrid":
-            doc_types = None
-            if self.fusion.dense_weight_by_doc_type:
-                doc_types = self.store.bm25.doc_types(cid for cid, _ in rankings["dense"])
-            fused = self.fusion.fuse(rankings, doc_types)[:k]
+            # One store read for every candidate: fusion weighs them by length, type and town, and
+            # the same rows become the passages.
+            candidates = list(dict.fromkeys(cid for hits in rankings.values() for cid, _ in hits))
+            rows = {row.chunk_id: row for row in self.store.get_chunks(candidates)}
+            info = _info(list(rows.values()))
+            fused, also_in = collapse_duplicates(self.fusion.fuse(rankings, info, query=text), info)
+            fused = fused[:k]
         else:
             fused = rankings[mode][:k]
-        passages = self._hydrate(fused, rankings)
+        passages = self._hydrate(fused, rankings, rows, also_in)
         timings["fusion"] = (time.perf_counter() - start) * 1000
         timings["total"] = sum(timings.values())
         return SearchResult(
@@ -242,12 +331,18 @@ class HybridSearcher:
         )
 
     def _hydrate(
-        self, fused: list[tuple[str, float]], rankings: dict[str, list[tuple[str, float]]]
+        self,
+        fused: list[tuple[str, float]],
+        rankings: dict[str, list[tuple[str, float]]],
+        rows: Mapping[str, ChunkRow] | None = None,
+        also_in: Mapping[str, list[str]] | None = None,
     ) -> list[Passage]:
         if not fused:
             return []
         ids = [chunk_id for chunk_id, _ in fused]
-        by_id = {row.chunk_id: (row.text, row.metadata) for row in self.store.get_chunks(ids)}
+        if rows is None:
+            rows = {row.chunk_id: row for row in self.store.get_chunks(ids)}
+        by_id = {cid: (row.text, row.metadata) for cid, row in rows.items()}
         position = {name: {cid: (rank + 1, score) for rank, (cid, score) in enumerate(hits)}
                     for name, hits in rankings.items()}
         passages = []
@@ -260,6 +355,8 @@ class HybridSearcher:
                 passage.dense_rank, passage.dense_score = position["dense"][chunk_id]
             if chunk_id in position.get("bm25", {}):
                 passage.bm25_rank, passage.bm25_score = position["bm25"][chunk_id]
+            copies = [rows[c].metadata.get("doc_id") for c in (also_in or {}).get(chunk_id, []) if c in rows]
+            passage.also_in = [d for d in dict.fromkeys(copies) if d and d != passage.doc_id]
             passages.append(passage)
         return passages
 

@@ -4,12 +4,22 @@ Layout per tenant (municipality):
 - `yakuba__<tenant>`: one record per chunk (id, vector, text, citation metadata);
 - `yakuba__<tenant>__docs`: one record per document (title, type, pages, chunk count, content hash).
 The document record is written last, so an interrupted ingest is detected and repaired on the next run.
+
+One view across processes: an embedded (PersistentClient) Chroma keeps each collection's HNSW index
+in memory and never rereads it, so vectors another process wrote (`yakuba ingest` while `yakuba
+serve` runs) stayed invisible to dense search while BM25 found them. Every write bumps the tenant's
+store version — the BM25 generation in its SQLite, the signal BM25 itself rebuilds on — and every
+chunk access compares it (one indexed read) with the version this process's client reflects; a
+change this process did not make reopens the client (`_EmbeddedClients`, ~50 ms), so both halves of
+hybrid search always agree on what exists.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -53,8 +63,60 @@ class DenseHit(NamedTuple):
     metadata: dict[str, Any] | None = None
 
 
+class _EmbeddedClients:
+    """This process's embedded Chroma client per folder, replaced when another process wrote.
+
+    `check` is given a tenant's current store version: the first version seen is taken as what the
+    client reflects; a different one later means a write this process did not make (its own writes
+    are reported through `wrote`), so a fresh client is opened and every store of that folder moves
+    to it. Chroma shares one `System` per folder and process; the stale one is dropped from its
+    cache (not stopped: a search on another thread may still be using it) and freed once unused.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[str, tuple[int, ClientAPI]] = {}  # folder -> (epoch, client)
+        self._seen: dict[tuple[str, str], int] = {}  # (folder, tenant) -> version the client reflects
+
+    def current(self, folder: str) -> tuple[int, ClientAPI]:
+        with self._lock:
+            return self._clients.get(folder) or self._open(folder, 0)
+
+    def check(self, folder: str, tenant: str, version: int) -> tuple[int, ClientAPI]:
+        with self._lock:
+            epoch, client = self._clients.get(folder) or self._open(folder, 0)
+            seen = self._seen.get((folder, tenant))
+            if seen is not None and seen != version:
+                _log.info("store of tenant %s changed by another process (%s -> %s): reopening Chroma",
+                          tenant, seen, version)
+                epoch, client = self._open(folder, epoch + 1)
+            self._seen[(folder, tenant)] = version
+            return epoch, client
+
+    def wrote(self, folder: str, tenant: str, before: int, after: int) -> None:
+        """This process moved the version from `before` to `after`: its client already shows that."""
+        with self._lock:
+            if self._seen.get((folder, tenant)) == before:
+                self._seen[(folder, tenant)] = after
+
+    def _open(self, folder: str, epoch: int) -> tuple[int, ClientAPI]:
+        if epoch:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            # Chroma's per-process cache of Systems has no public way to drop one entry
+            SharedSystemClient._identifier_to_system.pop(folder, None)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        self._clients[folder] = (epoch, chromadb.PersistentClient(path=folder))
+        return self._clients[folder]
+
+
+_EMBEDDED = _EmbeddedClients()
+_log = logging.getLogger(__name__)
+
+
 def make_client(settings: Settings) -> ClientAPI:
-    """Embedded PersistentClient by default, HttpClient when YAKUBA_CHROMA_URL is set."""
+    """Embedded PersistentClient by default (this process's current one for the folder),
+    HttpClient when YAKUBA_CHROMA_URL is set."""
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
         if url.scheme not in {"http", "https"} or not url.hostname:
@@ -72,8 +134,7 @@ def make_client(settings: Settings) -> ClientAPI:
             raise StoreError(
                 f"Chroma サーバーに接続できません: {settings.chroma_url} / cannot reach Chroma server: {exc}"
             ) from exc
-    settings.chroma_path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.chroma_path))
+    return _EMBEDDED.current(str(settings.chroma_path))[1]
 
 
 def _clean_metadata(values: dict[str, Any]) -> dict[str, str | int | float | bool]:
@@ -116,16 +177,44 @@ class TenantStore:
         self._chunks: Collection | None = None
         self._docs: Collection | None = None
         self._bm25: BM25Index | None = None
+        # Set by `open` for an embedded client: the folder whose client follows other processes' writes.
+        self._folder: str | None = None
+        self._epoch = 0
 
     @classmethod
     def open(cls, settings: Settings, tenant: str, *, check_model: bool = True) -> TenantStore:
         """The usual way in: client from settings, BM25 beside the Chroma data under YAKUBA_HOME."""
-        return cls(
+        store = cls(
             make_client(settings),
             tenant,
             embedding_model=model_identity(settings.embedding_model) if check_model else None,
             bm25_root=settings.bm25_path,
         )
+        if not settings.chroma_url:  # a Chroma server is one process: every client sees every write
+            store._folder = str(settings.chroma_path)
+            store._epoch = _EMBEDDED.current(store._folder)[0]
+        return store
+
+    # -- one view across processes -------------------------------------------------------------
+    def _refresh(self) -> None:
+        """Follow another process's writes: a new store version there means a fresh client here."""
+        if self._folder is None or self.bm25_root is None:
+            return
+        epoch, client = _EMBEDDED.check(self._folder, self.tenant, self.bm25.generation())
+        if epoch != self._epoch:
+            self.client, self._epoch = client, epoch
+            self._chunks = self._docs = None
+
+    @contextlib.contextmanager
+    def _writing(self):  # type: ignore[no-untyped-def]
+        """Around a write that bumps the version: tell the registry the new version is our own."""
+        if self._folder is None or self.bm25_root is None:
+            yield
+            return
+        self._refresh()  # never write through a client that misses another process's writes
+        before = self.bm25.generation()
+        yield
+        _EMBEDDED.wrote(self._folder, self.tenant, before, self.bm25.generation())
 
     # -- BM25 (kept in step with the chunk collection) ----------------------------------------
     @property
@@ -148,7 +237,8 @@ class TenantStore:
             return False
         if len(self.bm25) == self.count() and set(self.bm25.ids()) == self._all_chunk_ids():
             return False
-        self.bm25.rebuild_from(self._iter_chunks(page))
+        with self._writing():
+            self.bm25.rebuild_from(self._iter_chunks(page))
         return True
 
     def warm_bm25(self) -> None:
@@ -174,6 +264,7 @@ class TenantStore:
         The new vectors go into a side collection first; the old one is dropped only once the side
         collection is complete, so an interrupted reindex loses nothing (run it again).
         """
+        self._refresh()
         name = PREFIX + self.tenant
         side_name = name + REINDEX_SUFFIX
         names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
@@ -212,6 +303,9 @@ class TenantStore:
             metadata["embedding_model"] = self.embedding_model
         side.modify(name=name, metadata=metadata)
         self._chunks = None
+        if self.bm25_root is not None:
+            with self._writing():  # the dense collection was swapped: other processes must reopen
+                self.bm25.touch()
         return side.count()
 
     def close(self) -> None:
@@ -223,26 +317,30 @@ class TenantStore:
     # -- collections (private: callers use the methods below) ---------------------------------
     @property
     def _chunk_collection(self) -> Collection:
-        if self._chunks is None:
+        self._refresh()
+        chunks = self._chunks  # a local: another thread's refresh may reset the attribute meanwhile
+        if chunks is None:
             metadata = {"tenant": self.tenant}
             if self.embedding_model:
                 metadata["embedding_model"] = self.embedding_model
-            self._chunks = self.client.get_or_create_collection(
+            chunks = self.client.get_or_create_collection(
                 PREFIX + self.tenant,
                 metadata=metadata,
                 configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,
             )
-            self._check_model(self._chunks)
-        return self._chunks
+            self._check_model(chunks)
+            self._chunks = chunks
+        return chunks
 
     @property
     def _doc_collection(self) -> Collection:
-        if self._docs is None:
-            self._docs = self.client.get_or_create_collection(
+        docs = self._docs
+        if docs is None:
+            docs = self._docs = self.client.get_or_create_collection(
                 PREFIX + self.tenant + DOCS_SUFFIX, metadata={"tenant": self.tenant}, embedding_function=None
             )
-        return self._docs
+        return docs
 
     def _check_model(self, collection: Collection) -> None:
         stored = (collection.metadata or {}).get("embedding_model")
@@ -325,30 +423,33 @@ class TenantStore:
     def add_chunks(
         self, ids: Sequence[str], chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]]
     ) -> None:
-        for part in self._batches(len(ids)):
-            self._chunk_collection.upsert(
-                ids=list(ids[part]),
-                embeddings=[list(v) for v in embeddings[part]],
-                documents=[c.text for c in chunks[part]],
-                metadatas=[chunk_metadata(c) for c in chunks[part]],
-            )
-        if self.bm25_root is not None:
-            self.bm25.add(list(ids), [c.text for c in chunks], [chunk_metadata(c) for c in chunks])
+        with self._writing():
+            for part in self._batches(len(ids)):
+                self._chunk_collection.upsert(
+                    ids=list(ids[part]),
+                    embeddings=[list(v) for v in embeddings[part]],
+                    documents=[c.text for c in chunks[part]],
+                    metadatas=[chunk_metadata(c) for c in chunks[part]],
+                )
+            if self.bm25_root is not None:
+                self.bm25.add(list(ids), [c.text for c in chunks], [chunk_metadata(c) for c in chunks])
 
     def update_chunk_metadata(self, ids: Sequence[str], chunks: Sequence[Chunk]) -> None:
-        for part in self._batches(len(ids)):
-            self._chunk_collection.update(
-                ids=list(ids[part]), metadatas=[chunk_metadata(c) for c in chunks[part]]
-            )
-        if self.bm25_root is not None and ids:
-            self.bm25.add(list(ids), [c.text for c in chunks], [chunk_metadata(c) for c in chunks])
+        with self._writing():
+            for part in self._batches(len(ids)):
+                self._chunk_collection.update(
+                    ids=list(ids[part]), metadatas=[chunk_metadata(c) for c in chunks[part]]
+                )
+            if self.bm25_root is not None and ids:
+                self.bm25.add(list(ids), [c.text for c in chunks], [chunk_metadata(c) for c in chunks])
 
     def delete_chunks(self, ids: Iterable[str]) -> None:
         ids = list(ids)
-        for part in self._batches(len(ids)):
-            self._chunk_collection.delete(ids=ids[part])
-        if self.bm25_root is not None and ids:
-            self.bm25.remove(ids)
+        with self._writing():
+            for part in self._batches(len(ids)):
+                self._chunk_collection.delete(ids=ids[part])
+            if self.bm25_root is not None and ids:
+                self.bm25.remove(ids)
 
     def drop(self) -> None:
         """Delete the tenant's collections entirely (reindex, tests)."""
@@ -356,7 +457,8 @@ class TenantStore:
             with contextlib.suppress(Exception):
                 self.client.delete_collection(name)
         if self.bm25_root is not None:
-            self.bm25.clear()
+            with self._writing():
+                self.bm25.clear()
         self._chunks = self._docs = None
 
 

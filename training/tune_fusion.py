@@ -1,128 +1,171 @@
-"""Tune hybrid fusion on the dev sets, with a 2-fold split so the printed gain is not self-fitted.
+"""Choose hybrid fusion across datasets of different styles, so the default holds in every town.
 
-Dense and BM25 candidate lists are computed once per question from the cached eval indexes
-(`yakuba eval retrieval` builds them), then every fusion setting is scored offline. The pick
-maximises the worst-case gain of hybrid over the better single mode across datasets, so that one
-setting works on encyclopedic QA and on council minutes alike. Each dev set is one document type
-(kiryu-r4 議会会議録, jsquad-valid other text), so the per-dataset section, also 2-fold, is the
-evidence for `fusion_dense_weight_by_doc_type`: the weight a document type's chunks get.
+Dense and BM25 top-50 lists are computed once per question from the cached eval indexes (`yakuba
+eval retrieval` builds the same ones) and saved as JSON under `--cache`; every fusion setting is then
+scored offline on them. A setting is judged by its *worst* margin over the better single mode across
+all datasets (hybrid − max(dense, BM25)), and the pick is checked leave-one-dataset-out: chosen on
+all sets but one, scored on the one left out — the situation of a town whose documents nobody tuned on.
 
-    .venv/bin/python -m yakuba.training.tune_fusion ../shared/datasets/jsquad-valid ../shared/datasets/kiryu-r4
+    .venv/bin/python -m yakuba.training.tune_fusion ../shared/datasets/kiryu-r4 ../shared/datasets/jsquad-valid \\
+        ../shared/datasets/kiryu-r4-ikkatsu ../shared/datasets/pdfs-ja ../shared/datasets/library-mixed
+
+History: the per-document-type dense weight (3.0 for 議会会議録 chunks with the council model) was
+chosen on one city's minutes; on 一括質問-style minutes it fell 0.05 below BM25 alone and in a mixed
+library it ranked 桐生市 minutes above the 南国市 document a question named (issue #16).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import hashlib
+import json
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from yakuba.core.settings import Settings
 from yakuba.evals.datasets import load_dataset
 from yakuba.evals.metrics import dedupe, ndcg_at_k
-from yakuba.evals.retrieval import open_index
+from yakuba.evals.retrieval import index_dir, open_index
 from yakuba.retriever.embeddings import embeddings_from_settings
-from yakuba.retriever.search import FusionConfig, HybridSearcher
+from yakuba.retriever.fusion import ChunkInfo, collapse_duplicates
+from yakuba.retriever.search import FusionConfig, HybridSearcher, chunk_info
 
 CANDIDATES = 50
 K = 10
-GRID = [
-    FusionConfig(method=method, dense_weight=w, bm25_weight=1.0, rrf_k=rrf_k, candidates=CANDIDATES)
-    for method, w, rrf_k in itertools.chain(
-        itertools.product(["rrf"], [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0], [5, 20, 60]),
-        itertools.product(["minmax"], [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0], [60]),
-    )
-]
+
+Row = dict[str, Any]  # {"question", "gold", "rankings": {"dense": [[id, score]], "bm25": …}, "info": {id: …}}
 
 
-def doc_of(chunk_id: str) -> str:
-    return chunk_id.rsplit("::", 1)[0]
-
-
-def candidate_lists(dataset_dir: Path, settings: Settings):  # type: ignore[no-untyped-def]
+def candidate_lists(dataset_dir: Path, settings: Settings, cache: Path | None = None) -> tuple[str, list[Row]]:
+    """Per answerable question: the dense and BM25 top-50 and what fusion may know of each chunk."""
     dataset = load_dataset(dataset_dir)
+    key = hashlib.sha256(str(index_dir(settings, dataset)).encode()).hexdigest()[:12]
+    cached = cache / f"{dataset.name}-{key}.json" if cache else None
+    if cached and cached.is_file():
+        return dataset.name, json.loads(cached.read_text(encoding="utf-8"))
     store, _ = open_index(settings, dataset)
     searcher = HybridSearcher(store, embeddings_from_settings(settings), FusionConfig(candidates=CANDIDATES))
-    rows = []
+    rows: list[Row] = []
     for question in dataset.answerable_questions():
-        dense = searcher.search(question.question, k=CANDIDATES, mode="dense")
-        bm25 = searcher.search(question.question, k=CANDIDATES, mode="bm25")
-        rows.append(
-            (
-                question.gold_doc_ids,
-                {
-                    "dense": [(p.chunk_id, p.score) for p in dense.passages],
-                    "bm25": [(p.chunk_id, p.score) for p in bm25.passages],
-                },
-            )
-        )
+        rankings = {
+            mode: [(p.chunk_id, p.score) for p in searcher.search(question.question, k=CANDIDATES, mode=mode).passages]
+            for mode in ("dense", "bm25")
+        }
+        ids = list(dict.fromkeys(cid for hits in rankings.values() for cid, _ in hits))
+        info = chunk_info(store, ids)
+        rows.append({
+            "question": question.question, "gold": question.gold_doc_ids, "rankings": rankings,
+            "info": {cid: i.model_dump() for cid, i in info.items()},
+        })  # fmt: skip
+    store.close()
+    if cached:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     return dataset.name, rows
 
 
-def score(rows, config: FusionConfig | str) -> float:  # type: ignore[no-untyped-def]
+def fused(row: Row, config: FusionConfig | str) -> list[tuple[str, float]]:
+    rankings = {name: [(cid, float(s)) for cid, s in hits] for name, hits in row["rankings"].items()}
+    if isinstance(config, str):
+        return rankings[config]
+    info = {cid: ChunkInfo.model_validate(value) for cid, value in row["info"].items()}
+    hits, _ = collapse_duplicates(config.fuse(rankings, info, query=row["question"]), info)  # as search does
+    return hits
+
+
+def score(rows: Sequence[Row], config: FusionConfig | str) -> float:
     total = 0.0
-    for gold, rankings in rows:
-        fused = rankings[config] if isinstance(config, str) else config.fuse(rankings)
-        total += ndcg_at_k(dedupe(doc_of(c) for c, _ in fused), gold, K)
-    return total / len(rows)
+    for row in rows:
+        docs = [row["info"].get(cid, {}).get("doc_id") or cid.rsplit("::", 1)[0] for cid, _ in fused(row, config)]
+        total += ndcg_at_k(dedupe(docs), row["gold"], K)
+    return total / max(1, len(rows))
+
+
+def margin(rows: Sequence[Row], config: FusionConfig) -> float:
+    """Hybrid − the better single mode on one dataset (the issue's bar: ≥ −0.01)."""
+    return score(rows, config) - max(score(rows, "dense"), score(rows, "bm25"))
+
+
+def pick(grid: Sequence[FusionConfig], data: dict[str, list[Row]]) -> FusionConfig:
+    """The setting whose worst margin across the datasets is largest (mean margin breaks ties)."""
+
+    def key(config: FusionConfig) -> tuple[float, float]:
+        margins = [margin(rows, config) for rows in data.values()]
+        return round(min(margins), 4), sum(margins) / len(margins)
+
+    return max(grid, key=key)
+
+
+OLD_DEFAULT = FusionConfig(
+    method="minmax", dense_weight=0.25, dense_weight_by_doc_type={"議会会議録": 3.0}, short_chunk_chars=0,
+    prefer_named_town=False,
+)
+
+
+def grid() -> list[FusionConfig]:
+    """Settings compared: the old default, then weighted RRF, min-max and z-score fusion (z-scores
+    weigh each list by how far its top stands out: a peaked list speaks louder) and the confident
+    interleave (a capped rank fusion), each with the short-chunk rule and the town preference."""
+    configs = [OLD_DEFAULT]
+    configs += [FusionConfig(method="minmax", dense_weight=w) for w in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)]
+    configs += [FusionConfig(method="zscore", dense_weight=w) for w in (0.5, 0.75, 1.0, 1.25, 1.5)]
+    configs += [FusionConfig(method="rrf", dense_weight=w, rrf_k=k) for w in (0.5, 1.0, 2.0, 3.0) for k in (10, 60)]
+    configs += [FusionConfig(method="interleave", interleave_dense_bias=b) for b in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)]
+    return configs
+
+
+def ablations(chosen: FusionConfig) -> list[tuple[str, FusionConfig]]:
+    return [
+        ("chosen", chosen),
+        ("without the short-chunk rule", chosen.model_copy(update={"short_chunk_chars": 0})),
+        ("without the town preference", chosen.model_copy(update={"prefer_named_town": False})),
+    ]
 
 
 def label(config: FusionConfig) -> str:
-    return f"{config.method} w_dense={config.dense_weight} k={config.rrf_k}"
+    extra = f" by_type={config.dense_weight_by_doc_type}" if config.dense_weight_by_doc_type else ""
+    if config == OLD_DEFAULT:
+        extra += " (old default)"
+    k = f" k={config.rrf_k}" if config.method == "rrf" else ""
+    if config.method == "interleave":
+        return f"interleave dense_bias={config.interleave_dense_bias}"
+    return f"{config.method} w_dense={config.dense_weight}{k}{extra}"
 
 
-def pick(per_dataset: dict[str, list]) -> FusionConfig:  # type: ignore[type-arg]
-    def worst_gain(config: FusionConfig) -> float:
-        return min(
-            score(rows, config) - max(score(rows, "dense"), score(rows, "bm25")) for rows in per_dataset.values()
-        )
-
-    return max(GRID, key=worst_gain)
+def report(data: dict[str, list[Row]], configs: Sequence[FusionConfig], out: Callable[[str], None] = print) -> None:
+    out(f"nDCG@{K} (document level) per dataset; margin = hybrid − max(dense, BM25)")
+    out("| setting | " + " | ".join(f"{n} ({len(r)})" for n, r in data.items()) + " | worst margin |")
+    out("|---|" + "---|" * (len(data) + 1))
+    for name in ("dense", "bm25"):
+        out(f"| {name} only | " + " | ".join(f"{score(rows, name):.4f}" for rows in data.values()) + " | |")
+    for config in configs:
+        cells = " | ".join(f"{score(rows, config):.4f}" for rows in data.values())
+        worst = min(margin(rows, config) for rows in data.values())
+        out(f"| {label(config)} | {cells} | {worst:+.4f} |")
+    if len(data) > 2:
+        out("\nleave-one-dataset-out: chosen on the others, margin on the one left out")
+        for held in data:
+            chosen = pick(configs, {n: r for n, r in data.items() if n != held})
+            out(f"- {held}: {label(chosen)} -> {margin(data[held], chosen):+.4f}")
+    chosen = pick(configs, data)
+    out(f"\nchosen on all: {label(chosen)}")
+    for name, config in ablations(chosen):
+        out(f"| {name} | " + " | ".join(f"{score(rows, config):.4f}" for rows in data.values()) + " |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("datasets", type=Path, nargs="+")
+    parser.add_argument("--cache", type=Path, default=None, help="folder for the candidate lists (JSON)")
     args = parser.parse_args()
     settings = Settings()
-    data = dict(candidate_lists(path, settings) for path in args.datasets)
-
-    print(f"embedding model: {settings.embedding_model}; nDCG@{K}")
-    print("| setting | " + " | ".join(data) + " |")
-    print("|---|" + "---|" * len(data))
-    for name in ("dense", "bm25"):
-        print(f"| {name} only | " + " | ".join(f"{score(rows, name):.4f}" for rows in data.values()) + " |")
-    for config in GRID:
-        print(f"| {label(config)} | " + " | ".join(f"{score(rows, config):.4f}" for rows in data.values()) + " |")
-
-    # 2-fold check: tune on one half of every dataset's questions, report on the other half.
-    print("\n2-fold: tuned on one half, scored on the other (hybrid − best single mode)")
-    for fold in (0, 1):
-        train = {n: rows[fold::2] for n, rows in data.items()}
-        test = {n: rows[1 - fold :: 2] for n, rows in data.items()}
-        chosen = pick(train)
-        gains = {
-            n: score(rows, chosen) - max(score(rows, "dense"), score(rows, "bm25")) for n, rows in test.items()
-        }
-        print(f"fold {fold}: {label(chosen)} -> " + ", ".join(f"{n} {g:+.4f}" for n, g in gains.items()))
-    best = pick(data)
-    print(f"\nchosen on all dev questions: {label(best)}")
-
-    # Per document type: each dataset picks its own min-max dense weight (gain over BM25 alone).
-    minmax = [c for c in GRID if c.method == "minmax"]
-    print("\nper dataset (a weight per document type), min-max: gain over BM25 alone")
-    for name, rows in data.items():
-        def gain(config: FusionConfig, part: list) -> float:  # type: ignore[type-arg]
-            return score(part, config) - score(part, "bm25")
-
-        folds = []
-        for fold in (0, 1):
-            chosen = max(minmax, key=lambda c: gain(c, rows[fold::2]))
-            folds.append(f"fold {fold}: w {chosen.dense_weight} -> {gain(chosen, rows[1 - fold :: 2]):+.4f}")
-        chosen = max(minmax, key=lambda c: gain(c, rows))
-        print(f"{name}: best w {chosen.dense_weight} ({gain(chosen, rows):+.4f}); " + "; ".join(folds))
+    data = dict(candidate_lists(path, settings, args.cache) for path in args.datasets)
+    print(f"embedding model: {settings.embedding_model}")
+    report(data, grid())
 
 
 if __name__ == "__main__":

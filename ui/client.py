@@ -6,7 +6,8 @@ key, no permission, file too large, bad input), so each screen can show it as it
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from typing import Any, Literal
 
@@ -22,6 +23,7 @@ __all__ = [
     "ChatMessage",
     "Citation",
     "DocumentInfo",
+    "Evidence",
     "Identity",
     "ReportInfo",
     "UploadResult",
@@ -81,6 +83,23 @@ class Citation(_Loose):
     role: str | None = None
     date: str | None = None
     label: str = ""
+    table: int | None = None
+    table_markdown: str | None = None
+    ocr_confidence: float | None = None
+
+
+class EvidenceSentence(_Loose):
+    n: int
+    text: str
+    section: str | None = None
+
+
+class Evidence(_Loose):
+    """The quoted passage sentences, sent as soon as retrieval ends (before the model's answer)."""
+
+    text: str
+    sentences: list[EvidenceSentence] = Field(default_factory=list)
+    ms: float = 0.0
 
 
 class Answer(_Loose):
@@ -96,14 +115,16 @@ class Answer(_Loose):
     standalone_question: str = ""
     notices: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    evidence: Evidence | None = None
 
 
 class AnswerEvent(_Loose):
-    """One server-sent event of a streamed answer: sources → token* → answer (or error)."""
+    """One server-sent event of a streamed answer: sources → evidence → token* → answer (or error)."""
 
-    type: Literal["sources", "token", "answer", "error"]
+    type: Literal["sources", "evidence", "token", "answer", "error"]
     text: str | None = None
     sources: list[Citation] | None = None
+    evidence: Evidence | None = None
     answer: Answer | None = None
     error: str | None = None
     data: dict[str, Any] | None = None
@@ -369,7 +390,7 @@ class YakubaClient:
     def chat_stream(
         self, question: str, *, history: Sequence[ChatMessage] = (), filters: ChatFilters | None = None
     ) -> Iterator[AnswerEvent]:
-        """Events as the API sends them: sources → tokens → the final checked answer."""
+        """Events as the API sends them: sources → evidence → tokens → the final checked answer."""
         body = self._chat_body(question, history, filters, stream=True)
         timeout = httpx.Timeout(LONG_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         try:
@@ -441,6 +462,45 @@ class YakubaClient:
         return self._json(
             self._request("POST", "/v1/drafts/pr-article", json=request, timeout_s=LONG_TIMEOUT_S)
         )
+
+    def draft_pr_article_from_audio(
+        self,
+        filename: str,
+        audio: bytes,
+        fields: dict[str, Any],
+        on_progress: Callable[[float, float], None] | None = None,
+    ) -> dict[str, Any]:
+        """Recording → transcript → draft in one streamed call; `on_progress(done_s, total_s)` as Whisper runs.
+
+        Returns the draft (its `transcript` holds the role-labelled text to correct)."""
+        data = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in fields.items() if v is not None}
+        data["stream"] = "true"
+        files = {"audio": (filename, audio, "application/octet-stream")}
+        timeout = httpx.Timeout(LONG_TIMEOUT_S * 4, connect=CONNECT_TIMEOUT_S)
+        try:
+            with self._http.stream(
+                "POST", "/v1/drafts/pr-article", data=data, files=files, headers=self._headers(), timeout=timeout
+            ) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise error_from_response(response, max_upload_mb=self.max_upload_mb)
+                for line in response.iter_lines():
+                    if not line.strip():
+                        continue
+                    try:
+                        event = json.loads(line)
+                    except ValueError as exc:
+                        raise ApiError("bad_response", "サーバーから予期しない応答がありました。", detail=line[:200]) from exc
+                    kind = event.get("event")
+                    if kind == "progress" and on_progress is not None:
+                        on_progress(float(event.get("done_s") or 0.0), float(event.get("total_s") or 0.0))
+                    elif kind == "error":
+                        raise ApiError(str(event.get("code") or "error"), str(event.get("message") or "エラーが発生しました。"))
+                    elif kind == "draft":
+                        return dict(event["draft"])
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from exc
+        raise ApiError("bad_response", "サーバーの応答が途中で終わりました。もう一度お試しください。")
 
     def export_docx(self, markdown: str, title: str | None = None) -> bytes:
         body: dict[str, Any] = {"markdown": markdown}

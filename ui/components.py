@@ -32,11 +32,32 @@ def short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def table_markdown(excerpt: str) -> str:
+    """A cited table's Markdown rendered as a table: the caption line is escaped text, the `|` rows
+    pass through with their cells escaped (a cell must not become a link or a heading)."""
+    lines: list[str] = []
+    for line in excerpt.split("\n"):
+        stripped = line.strip()
+        if stripped.startswith("|") and stripped.endswith("|"):
+            cells = stripped[1:-1].split("|")
+            if all(set(cell.strip()) <= {"-", ":"} and cell.strip() for cell in cells):
+                lines.append(stripped)  # the separator row
+            else:
+                lines.append("| " + " | ".join(_MD_SPECIAL.sub(r"\\\1", c.strip()) or " " for c in cells) + " |")
+        elif stripped:
+            lines.extend([escape_md(stripped.lstrip("#").strip()), ""])
+    return "\n".join(lines)
+
+
 def citation_where(citation: Citation) -> str:
     """「p.3」 or 「2022-12-01 ・ 市長 山田太郎」: where in the document the passage is."""
     parts: list[str] = []
     if citation.page is not None:
         parts.append(f"{citation.page}ページ")
+    if citation.table is not None:
+        parts.append(f"表{citation.table}")
+    if citation.ocr_confidence is not None:
+        parts.append(f"OCR（信頼度 {citation.ocr_confidence:.0f}）")
     if citation.date:
         parts.append(citation.date)
     speaker = " ".join(p for p in (citation.role, citation.speaker) if p)
@@ -65,7 +86,10 @@ def source_cards(citations: Sequence[Citation], *, key: str, heading: str) -> No
             relevance = max(0.0, min(1.0, citation.score / best))
             st.progress(relevance, text=f"関連度 {citation.score:.2f}")
             with st.expander("引用箇所を読む"):
-                st.markdown(escape_md(citation.excerpt))
+                if citation.table_markdown:  # a cited table (or its row sentences): shown as the table
+                    st.markdown(table_markdown(citation.table_markdown))
+                else:
+                    st.markdown(escape_md(citation.excerpt))
                 st.caption(f"文書ID: {escape_md(citation.doc_id)}")
 
 

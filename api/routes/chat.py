@@ -12,20 +12,48 @@ from fastapi.responses import StreamingResponse
 
 from yakuba.api.audit import AuditNote
 from yakuba.api.auth import Permission, require
-from yakuba.api.deps import audit_note, get_assistant, get_metrics
-from yakuba.api.errors import ERROR_RESPONSES
+from yakuba.api.deps import audit_note, get_assistant, get_metrics, get_settings
+from yakuba.api.errors import BODY_ERROR_RESPONSES, ApiError
 from yakuba.api.keys import ApiKey
 from yakuba.api.metrics import Metrics
+from yakuba.api.routing import YakubaRoute
 from yakuba.api.schemas import ChatRequest
 from yakuba.assistant.schemas import Answer, AnswerEvent, AnswerRequest
 from yakuba.assistant.service import Assistant
 from yakuba.core.errors import YakubaError
+from yakuba.core.settings import Settings
 
 log = logging.getLogger("yakuba.api")
-router = APIRouter(tags=["chat"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["chat"], responses=BODY_ERROR_RESPONSES, route_class=YakubaRoute)
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# One Server-Sent Event, as OpenAPI 3.1 tools read a `text/event-stream` schema (per event): its
+# `data` line is JSON (an AnswerEvent, or a chat.completion.chunk) or the closing `[DONE]`.
+SSE_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "data": {"type": "string", "description": "JSON of one event, or `[DONE]` at the end."},
+        "event": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+    "required": ["data"],
+}
 STREAM_FAILED = "回答の生成中にエラーが発生しました。もう一度お試しください / the answer failed, please retry"
+
+
+def check_engine(engine: str | None, settings: Settings) -> None:
+    """A request may name the configured engine or the extractive one (always there); any other
+    would load a model per request on a server not set up for it, so it is the caller's error."""
+    if engine in (None, "extractive", settings.chat_engine):
+        return
+    raise ApiError(
+        422,
+        "engine_not_available",
+        f"このサーバーでは回答エンジン {engine!r} を使えません（使えるのは {settings.chat_engine} と extractive） / "
+        f"engine {engine!r} is not served here; use {settings.chat_engine!r} or 'extractive'",
+        detail={"engine": engine, "available": sorted({settings.chat_engine, "extractive"})},
+    )
 
 
 def to_answer_request(body: ChatRequest) -> AnswerRequest:
@@ -79,8 +107,9 @@ def sse_events(events: Iterable[AnswerEvent], note: AuditNote, metrics: Metrics)
     responses={
         200: {
             "description": "JSON Answer, or with `stream: true` an SSE stream: `data: <AnswerEvent>` lines "
-            "(sources → token* → answer), then `data: [DONE]`.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "(sources → evidence → token* → answer), then `data: [DONE]`. The evidence (quoted passage "
+            "sentences with their [n]) arrives as soon as retrieval ends, before the model writes.",
+            "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
         }
     },
 )
@@ -90,8 +119,10 @@ def chat(
     assistant: Annotated[Assistant, Depends(get_assistant)],
     note: Annotated[AuditNote, Depends(audit_note)],
     metrics: Annotated[Metrics, Depends(get_metrics)],
+    settings: Annotated[Settings, Depends(get_settings)],
 ) -> Answer | StreamingResponse:
     note.question = body.question
+    check_engine(body.engine, settings)
     request = to_answer_request(body)
     if body.stream:
         events = start_stream(assistant, request)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from yakuba.api.audit import AuditNote
 from yakuba.api.auth import Permission, require
 from yakuba.api.deps import audit_note, get_metrics, get_settings
-from yakuba.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
+from yakuba.api.errors import BODY_ERROR_RESPONSES, ERROR_RESPONSES, ApiError, ErrorResponse
 from yakuba.api.keys import ApiKey
+from yakuba.api.limits import MAX_SHORT_FIELD_CHARS, check_file_count, check_filename
 from yakuba.api.metrics import Metrics
+from yakuba.api.routing import YakubaRoute
 from yakuba.api.schemas import (
     DeleteResponse,
     DocumentInfo,
@@ -24,7 +26,7 @@ from yakuba.core.settings import Settings
 from yakuba.core.types import DocType
 from yakuba.retriever.library import DocumentLibrary, SavedUpload
 
-router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["documents"], responses=ERROR_RESPONSES, route_class=YakubaRoute)
 
 
 @router.get("/v1/documents", response_model=DocumentList, summary="登録文書の一覧 / list documents")
@@ -48,7 +50,7 @@ def list_documents(
     "/v1/documents",
     response_model=UploadResponse,
     summary="文書をアップロードして登録 / upload and ingest",
-    responses={413: {"model": ErrorResponse, "description": "送信データが大きすぎる / too large"}},
+    responses=BODY_ERROR_RESPONSES,
 )
 def upload_documents(
     files: Annotated[list[UploadFile], File(description="登録するファイル（複数可） / files to ingest")],
@@ -56,8 +58,14 @@ def upload_documents(
     settings: Annotated[Settings, Depends(get_settings)],
     note: Annotated[AuditNote, Depends(audit_note)],
     metrics: Annotated[Metrics, Depends(get_metrics)],
-    doc_type: Annotated[str | None, Form(description="文書種別（省略時は自動判定） / document type")] = None,
+    doc_type: Annotated[
+        str | None, Form(max_length=MAX_SHORT_FIELD_CHARS, description="文書種別（省略時は自動判定） / document type")
+    ] = None,
 ) -> UploadResponse:
+    # Every name is checked before anything is stored: a request that fails leaves no document behind.
+    check_file_count(len(files))
+    for upload in files:
+        check_filename(upload.filename)
     forced = None
     if doc_type and doc_type.strip():
         try:

@@ -16,10 +16,11 @@ from yakuba.api.auth import Permission, require
 from yakuba.api.deps import get_settings
 from yakuba.api.errors import ERROR_RESPONSES, ApiError, ErrorResponse
 from yakuba.api.keys import ApiKey
+from yakuba.api.routing import YakubaRoute
 from yakuba.api.schemas import ReportDetail, ReportInfo, ReportList
 from yakuba.core.settings import Settings
 
-router = APIRouter(tags=["evals"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["evals"], responses=ERROR_RESPONSES, route_class=YakubaRoute)
 
 SERVED_SUFFIXES = {".png", ".svg", ".html", ".md", ".json", ".jsonl", ".csv", ".txt"}
 _SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")

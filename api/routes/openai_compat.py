@@ -2,7 +2,10 @@
 
 The last user message is the question, earlier user/assistant turns are the history; system
 messages are ignored (Yakuba's own grounding rules apply). Sources travel in the extra field
-`yakuba` = {"citations", "abstained", "sources"}: on the response, and on the last chunk of a stream.
+`yakuba` = {"citations", "abstained", "sources", "evidence"}: on the response, and on the last chunk of
+a stream. A stream also sends, as soon as retrieval ends, a chunk with no content whose `yakuba` holds
+the sources and the extractive evidence (the quoted sentences), so a client can show them while the
+model writes.
 """
 
 from __future__ import annotations
@@ -20,10 +23,18 @@ from fastapi.responses import StreamingResponse
 from yakuba.api.audit import AuditNote
 from yakuba.api.auth import Permission, require
 from yakuba.api.deps import audit_note, get_assistant, get_metrics
-from yakuba.api.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from yakuba.api.errors import BODY_ERROR_RESPONSES, ERROR_RESPONSES, ApiError, ErrorBody
 from yakuba.api.keys import ApiKey
 from yakuba.api.metrics import Metrics
-from yakuba.api.routes.chat import SSE_HEADERS, STREAM_FAILED, cited_doc_ids, start_stream, stream_error
+from yakuba.api.routes.chat import (
+    SSE_EVENT_SCHEMA,
+    SSE_HEADERS,
+    STREAM_FAILED,
+    cited_doc_ids,
+    start_stream,
+    stream_error,
+)
+from yakuba.api.routing import YakubaRoute
 from yakuba.api.schemas import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -40,7 +51,7 @@ from yakuba.api.schemas import (
 from yakuba.assistant.schemas import Answer, AnswerEvent, AnswerRequest, ChatMessage
 from yakuba.assistant.service import Assistant
 
-router = APIRouter(tags=["openai"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["openai"], responses=ERROR_RESPONSES, route_class=YakubaRoute)
 
 MODEL_NAME = "yakuba"
 # Shown when the checked answer is not a continuation of what was streamed (an unsupported model
@@ -68,7 +79,9 @@ def split_messages(messages: list[OpenAIMessage]) -> tuple[str, list[ChatMessage
 
 
 def extra(answer: Answer) -> YakubaExtra:
-    return YakubaExtra(citations=answer.citations, abstained=answer.abstained, sources=answer.sources)
+    return YakubaExtra(
+        citations=answer.citations, abstained=answer.abstained, sources=answer.sources, evidence=answer.evidence
+    )
 
 
 def _flat(text: str) -> str:
@@ -107,9 +120,15 @@ def completion_chunks(
     chunks = _Chunks(model)
     yield chunks.data(ChunkDelta(role="assistant", content=""))
     streamed = ""
+    sources: list = []
     try:
         for event in events:
-            if event.type == "token" and event.text:
+            if event.type == "sources":
+                sources = event.sources or []
+            elif event.type == "evidence" and event.evidence is not None:
+                early = YakubaExtra(citations=[], abstained=False, sources=sources, evidence=event.evidence)
+                yield chunks.data(ChunkDelta(), yakuba=early)
+            elif event.type == "token" and event.text:
                 streamed += event.text
                 yield chunks.data(ChunkDelta(content=event.text))
             elif event.type == "answer" and event.answer is not None:
@@ -138,8 +157,9 @@ def _error_data(code: str, message: str) -> str:
     "/v1/chat/completions",
     response_model=ChatCompletion,
     summary="OpenAI 互換の Chat Completions / OpenAI-compatible chat",
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
-                     "description": "chat.completion, or with `stream: true` chat.completion.chunk events."}},
+    responses={200: {"content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
+                     "description": "chat.completion, or with `stream: true` chat.completion.chunk events."},
+               **BODY_ERROR_RESPONSES},
 )
 def chat_completions(
     body: ChatCompletionRequest,

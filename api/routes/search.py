@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends
 from yakuba.api.audit import AuditNote
 from yakuba.api.auth import Permission, require
 from yakuba.api.deps import audit_note, get_assistant
-from yakuba.api.errors import ERROR_RESPONSES
+from yakuba.api.errors import BODY_ERROR_RESPONSES
 from yakuba.api.keys import ApiKey
+from yakuba.api.routing import YakubaRoute
 from yakuba.api.schemas import SearchPassage, SearchRequest, SearchResponse
 from yakuba.assistant.service import Assistant
 
-router = APIRouter(tags=["search"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["search"], responses=BODY_ERROR_RESPONSES, route_class=YakubaRoute)
 
 
 @router.post("/v1/search", response_model=SearchResponse, summary="登録文書の検索 / search passages")

@@ -18,16 +18,18 @@ from pydantic import BaseModel, ValidationError
 
 from yakuba.api.auth import Permission, require
 from yakuba.api.deps import get_settings
-from yakuba.api.errors import ERROR_RESPONSES, ErrorResponse
+from yakuba.api.errors import BODY_ERROR_RESPONSES, ErrorResponse
 from yakuba.api.keys import ApiKey
+from yakuba.api.limits import MAX_FORM_CHARS, MAX_SHORT_FIELD_CHARS
 from yakuba.api.routes.drafts import content_disposition, download_name
+from yakuba.api.routing import YakubaRoute
 from yakuba.assistant.surveys import SurveyAnalysis, SurveySettings, analyze
 from yakuba.assistant.surveys.report import DOCX_TYPE, PPTX_TYPE, XLSX_TYPE
 from yakuba.core.errors import InvalidInputError, YakubaError
 from yakuba.core.settings import Settings
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["surveys"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["surveys"], responses=BODY_ERROR_RESPONSES, route_class=YakubaRoute)
 
 ReportFormat = Literal["json", "md", "docx", "xlsx", "pptx"]
 MEDIA_TYPES = {"md": "text/markdown; charset=utf-8", "docx": DOCX_TYPE, "xlsx": XLSX_TYPE, "pptx": PPTX_TYPE}
@@ -61,9 +63,11 @@ def analyze_survey(
     file: Annotated[UploadFile, File(description="CSV（UTF-8 / Shift_JIS / EUC-JP）または Excel（.xlsx）")],
     key: Annotated[ApiKey, Depends(require(Permission.DRAFTS))],
     settings: Annotated[Settings, Depends(get_settings)],
-    options: Annotated[str | None, Form(description="SurveySettings の JSON（保存した settings.json） / settings")] = None,
+    options: Annotated[
+        str | None, Form(max_length=MAX_FORM_CHARS, description="SurveySettings の JSON（保存した settings.json） / settings")
+    ] = None,
     by: Annotated[list[str] | None, Form(description="クロス集計の属性 / attributes to cross by")] = None,
-    sheet: Annotated[str | None, Form(description="Excel のシート名 / sheet")] = None,
+    sheet: Annotated[str | None, Form(max_length=MAX_SHORT_FIELD_CHARS, description="Excel のシート名 / sheet")] = None,
     format: Annotated[ReportFormat, Form(description="json / md / docx / xlsx / pptx")] = "json",
     charts: Annotated[bool, Form(description="JSON にグラフ（PNG）を含める / include charts")] = True,
     codebook: Annotated[UploadFile | None, File(description="コードブック（任意） / code book")] = None,

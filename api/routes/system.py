@@ -13,10 +13,11 @@ from yakuba.api.deps import get_metrics, get_settings
 from yakuba.api.errors import ERROR_RESPONSES
 from yakuba.api.keys import ApiKey
 from yakuba.api.metrics import Metrics
+from yakuba.api.routing import YakubaRoute
 from yakuba.api.schemas import HealthResponse, MeResponse
 from yakuba.core.settings import Settings
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], route_class=YakubaRoute)
 
 
 def _store_health(settings: Settings) -> dict[str, object]:

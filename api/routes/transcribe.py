@@ -8,12 +8,14 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 
 from yakuba.api.auth import Permission, require
 from yakuba.api.deps import get_settings
-from yakuba.api.errors import ERROR_RESPONSES, ErrorResponse
+from yakuba.api.errors import BODY_ERROR_RESPONSES, ErrorResponse
 from yakuba.api.keys import ApiKey
+from yakuba.api.limits import MAX_SHORT_FIELD_CHARS
+from yakuba.api.routing import YakubaRoute
 from yakuba.assistant.transcribe import Transcript, transcribe
 from yakuba.core.settings import Settings
 
-router = APIRouter(tags=["transcribe"], responses=ERROR_RESPONSES)
+router = APIRouter(tags=["transcribe"], responses=BODY_ERROR_RESPONSES, route_class=YakubaRoute)
 
 
 @router.post(
@@ -27,7 +29,9 @@ def transcribe_audio(
     file: Annotated[UploadFile, File(description="wav / mp3 / m4a など / audio file")],
     key: Annotated[ApiKey, Depends(require(Permission.TRANSCRIBE))],
     settings: Annotated[Settings, Depends(get_settings)],
-    language: Annotated[str, Form(description="言語コード（既定 ja） / language code")] = "ja",
+    language: Annotated[
+        str, Form(max_length=MAX_SHORT_FIELD_CHARS, description="言語コード（既定 ja） / language code")
+    ] = "ja",
 ) -> Transcript:
     data = file.file.read()
     # A TranscriptionError becomes 400 (the audio) or 503 (the model) through its kind (api/errors.py).

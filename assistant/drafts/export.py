@@ -15,6 +15,8 @@ from docx.enum.style import WD_STYLE_TYPE
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
+from yakuba.core.text import xml_safe
+
 DEFAULT_FONT = "游明朝"
 HEADING_FONT = "游ゴシック"
 
@@ -49,8 +51,14 @@ def _add_runs(paragraph, text: str) -> None:  # noqa: ANN001
         paragraph.add_run(text[position:])
 
 
+MAX_CORE_TITLE = 255  # python-docx refuses longer document properties; the heading itself keeps the full text
+
+
 def to_docx(markdown: str, title: str | None = None, *, font: str = DEFAULT_FONT, heading_font: str = HEADING_FONT) -> bytes:
-    """Render a draft's Markdown as a .docx document and return its bytes."""
+    """Render a draft's Markdown as a .docx document and return its bytes (characters XML cannot hold,
+    such as NUL or other control characters pasted from elsewhere, are dropped)."""
+    markdown = xml_safe(markdown)
+    title = xml_safe(title) if title is not None else None
     document = Document()
     normal = document.styles["Normal"]
     _set_font(normal, font)
@@ -59,7 +67,7 @@ def to_docx(markdown: str, title: str | None = None, *, font: str = DEFAULT_FONT
         if style.type == WD_STYLE_TYPE.PARAGRAPH and (style.name.startswith("Heading") or style.name == "Title"):
             _set_font(style, heading_font)
     if title:
-        document.core_properties.title = title
+        document.core_properties.title = title[:MAX_CORE_TITLE]
         document.add_heading(title, level=0)
     paragraph_lines: list[str] = []
 
@@ -77,7 +85,7 @@ def to_docx(markdown: str, title: str | None = None, *, font: str = DEFAULT_FONT
             flush()
             level = len(heading.group(1))
             if title is None and level == 1 and not document.core_properties.title:
-                document.core_properties.title = heading.group(2).strip()
+                document.core_properties.title = heading.group(2).strip()[:MAX_CORE_TITLE]
             document.add_heading(heading.group(2).strip(), level=min(level, 9))
             continue
         bullet = _BULLET.match(line)

@@ -16,24 +16,27 @@ merged and, if still over budget, summarised again (reduce). With a model, both 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import OrderedDict
-from typing import Literal
+from typing import Annotated, Literal
 
+import numpy as np
 from langchain_core.language_models import BaseChatModel
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator
 
 from yakuba.assistant.drafts import prompts
-from yakuba.assistant.drafts.common import FALLBACK_NOTE, Masker, ModelUse, check_rewrite
+from yakuba.assistant.drafts.common import FALLBACK_NOTE, Masker, ModelUse, arabic_numerals, check_rewrite
 from yakuba.assistant.summarize import lexrank_scores, select, similarity_matrix
 from yakuba.assistant.transcript import (
     MAX_TRANSCRIPT_CHARS,
     ParsedTranscript,
     SourceFormat,
     Utterance,
-    clean_transcript,
+    clean_utterances,
     ensure_period,
     format_time,
     normalize_speaker,
+    parse_transcript,
 )
 from yakuba.core.text import split_sentences
 from yakuba.retriever.tokenize import tokenize
@@ -42,6 +45,8 @@ Style = Literal["要点筆記", "逐語整文"]
 FieldSource = Literal["user", "transcript", "inferred", "missing"]
 
 TO_CONFIRM = "（要確認）"
+MODEL_SOURCE_CHARS = 2400  # most characters of transcript sent in one model call
+_ANNOUNCES_TOPIC = re.compile(r"について(?:、)?(?:お?伺い|お聞き|質問|お尋ね|お示し|御所見|ご所見|御見解|ご見解)")
 INFERRED = "（文字起こしから推定・要確認）"
 SECTION_TITLES = ("会議名", "日時", "場所", "出席者", "議題", "発言要旨", "決定事項", "今後の対応")
 
@@ -50,14 +55,17 @@ class MinutesRequest(BaseModel):
     transcript: str = Field(min_length=1, max_length=MAX_TRANSCRIPT_CHARS, description="Text, WebVTT or SRT.")
     source_format: SourceFormat = "auto"
     style: Style = Field("要点筆記", description="要点筆記 (summary per topic and speaker) or 逐語整文 (cleaned turns).")
-    meeting_name: str | None = None
-    date: str | None = Field(None, description="Printed as given (e.g. 令和7年6月3日（火）14時〜15時).")
-    place: str | None = None
-    attendees: list[str] = Field(default_factory=list)
-    agenda: list[str] = Field(default_factory=list)
-    summary_chars: int = Field(200, ge=40, le=4000, description="Most characters per speaker and topic (要点筆記).")
-    part_chars: int = Field(8000, ge=1000, le=100_000, description="Long transcripts are processed in parts of this size.")
-    include_timestamps: bool = Field(False, description="逐語整文: prefix turns with their start time when known.")
+    # Bounded and strict (issue #18): a field size no caller needs is a 422, `0` is not a boolean.
+    meeting_name: str | None = Field(None, max_length=200)
+    date: str | None = Field(None, max_length=200, description="Printed as given (e.g. 令和7年6月3日（火）14時〜15時).")
+    place: str | None = Field(None, max_length=200)
+    attendees: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=200)
+    agenda: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=100)
+    summary_chars: StrictInt = Field(200, ge=40, le=4000, description="Most characters per speaker and topic (要点筆記).")
+    part_chars: StrictInt = Field(
+        8000, ge=1000, le=100_000, description="Long transcripts are processed in parts of this size."
+    )
+    include_timestamps: StrictBool = Field(False, description="逐語整文: prefix turns with their start time when known.")
 
     @field_validator("meeting_name", "date", "place", mode="before")
     @classmethod
@@ -412,6 +420,9 @@ def _summaries(
         sentences = [r[2] for r in part]
         sim = similarity_matrix(sentences)
         scores = lexrank_scores(sentences, similarity=sim)
+        # A sentence that names what is asked (「…について伺います」) is what a 要点筆記 must keep, however
+        # central the explanation around it is: it goes first within its speaker's budget.
+        scores = scores + np.array([scores.max() if _ANNOUNCES_TOPIC.search(s) else 0.0 for s in sentences])
         groups: dict[tuple[int, str | None], list[int]] = OrderedDict()
         for i, (segment, speaker, _) in enumerate(part):
             groups.setdefault((segment, speaker), []).append(i)
@@ -420,7 +431,13 @@ def _summaries(
             sources.setdefault(key, []).extend(texts)
             chosen: list[str] | None = None
             if sum(map(len, texts)) > budget and model.available:
-                chosen = _model_summary(model, texts, budget, prompts.SUMMARIZE_SPEAKER)
+                # a long turn is narrowed to its central sentences first: the local model's context is
+                # 4,096 tokens, about 3,000 characters of Japanese with the prompt and the reply
+                source = texts
+                if sum(map(len, texts)) > MODEL_SOURCE_CHARS:
+                    keep = select(texts, MODEL_SOURCE_CHARS, scores=scores[idx], similarity=sim[idx][:, idx])
+                    source = [texts[i] for i in sorted(keep)]
+                chosen = _model_summary(model, source, budget, prompts.SUMMARIZE_SPEAKER)
             if chosen is None:
                 local = select(texts, budget, scores=scores[idx], similarity=sim[idx][:, idx])
                 chosen = [texts[i] for i in local]
@@ -508,6 +525,55 @@ def _markdown(sections: MinutesSections, sources: dict[str, FieldSource], style:
     return "\n".join(lines).rstrip() + "\n"
 
 
+# ----------------------------------------------------------------------------- 逐語整文
+
+# Speech recognisers drop punctuation and mark pauses with spaces. A space after a polite predicate
+# ends a sentence; the other pauses become 、 (only in turns that carry no punctuation at all).
+_SENTENCE_END_PAUSE = re.compile(r"(ます|です|ました|でした|ません|ください|ございます|でしょう|ましょう|ますか|ですか)[ \u3000]+")
+_WIDE_PAUSE = re.compile(r"(?<=[^\x00-\x7f])[ \u3000]+(?=[^\x00-\x7f])")
+_PUNCT = re.compile(r"[。、．，,.!?！？]")
+_STRIP_FOR_CHECK = re.compile(r"[\s。、．，,.!?！？「」]")
+
+
+def punctuate(text: str) -> str:
+    """Sentence ends and pauses for a turn written without punctuation (Whisper, live captions)."""
+    if _PUNCT.search(text):
+        return text
+    text = _SENTENCE_END_PAUSE.sub(r"\1。", text.strip())
+    return _WIDE_PAUSE.sub("、", text)
+
+
+def _parse_and_clean(req: MinutesRequest) -> ParsedTranscript:
+    parsed = parse_transcript(req.transcript, req.source_format)
+    raw = [u.model_copy(update={"text": punctuate(u.text)}) for u in parsed.utterances]
+    utterances = clean_utterances(raw)
+    metadata = {k: unicodedata.normalize("NFKC", v).strip() for k, v in parsed.metadata.items()}
+    return ParsedTranscript(format=parsed.format, utterances=utterances, metadata=metadata)
+
+
+def _tidy_turns(utterances: list[Utterance], model: ModelUse) -> list[Utterance]:
+    """逐語整文: digits for spoken numerals, and, with a model, punctuation for long unpunctuated turns.
+
+    The model may only add punctuation: a rewrite whose characters (punctuation aside) differ from the
+    turn's is dropped, so a 逐語 record never gains or loses a word through the model.
+    """
+    out: list[Utterance] = []
+    for utt in utterances:
+        text = arabic_numerals(utt.text)
+        sentences = max(1, text.count("。"))
+        if model.available and 80 <= len(text) <= MODEL_SOURCE_CHARS and len(text) / sentences > 120:
+            output = model.invoke(prompts.PUNCTUATE_TURN, text, max_tokens=int(len(text) * 1.6) + 16)
+            if output is not None and _STRIP_FOR_CHECK.sub("", output) == _STRIP_FOR_CHECK.sub("", text):
+                model.accepted += 1
+                text = ensure_period(output.replace("\n", ""))
+            elif output is not None:
+                model.rejected += 1
+                if "changed_words" not in model.warnings:
+                    model.warnings.append("changed_words")
+        out.append(utt.model_copy(update={"text": text}))
+    return out
+
+
 # ----------------------------------------------------------------------------- entry point
 
 
@@ -515,7 +581,7 @@ def draft_minutes(
     req: MinutesRequest, chat_model: BaseChatModel | None = None, *, mask: Masker | None = None
 ) -> MinutesDraft:
     """Make a minutes draft; `mask` (e.g. PII masking) is applied to text sent to a remote model."""
-    parsed: ParsedTranscript = clean_transcript(req.transcript, req.source_format)
+    parsed: ParsedTranscript = _parse_and_clean(req)
     utterances = parsed.utterances
     warnings: list[str] = []
     if not utterances:
@@ -570,6 +636,7 @@ def draft_minutes(
     parts = 1
     if req.style == "要点筆記":
         summary, parts = _summaries(segments, req, model)
+    verbatim = _tidy_turns(utterances, model) if req.style == "逐語整文" else []
     decisions, actions = _decisions_and_actions(utterances)
     if model.rejected or "model_budget" in model.warnings:
         warnings.append(FALLBACK_NOTE)
@@ -582,7 +649,7 @@ def draft_minutes(
         attendees=attendees,
         agenda=agenda,
         summary=summary,
-        verbatim=utterances if req.style == "逐語整文" else [],
+        verbatim=verbatim,
         decisions=decisions,
         actions=actions,
     )

@@ -3,11 +3,15 @@
 Deterministic path: the notes' 「日時：…」-style lines become the facts list, the other sentences are
 ranked by LexRank; the best one(s) form the lead (リード), the rest fill the body up to the target
 length (±20%), and the style decides the labels and wording (やさしい日本語 uses a rewrite table, short
-sentences and no double negatives). With `search`, sentences that the corpus supports get `[n]`
-citations, and when the notes are too thin for the target length, closely related corpus sentences
-are added — always cited. Numbers and dates in the final text that appear in neither the notes nor a
-cited passage are listed in `flags` for checking (a model rewrite that invents one is replaced by
-the deterministic text before that).
+sentences and no double negatives). From an interview transcript, the 話し手's most central remark is
+quoted verbatim in 「」 with the speaker's name; the 聞き手's questions are left out.
+
+With `search`, sentences that the corpus supports get `[n]` citations. Corpus sentences about the same
+subject (they share the headline's topic words and enough of the notes' words: `relevance` ≥
+`SUGGEST_THRESHOLD`, calibrated on real newsletter articles by `yakuba eval drafts`) are returned as
+`suggestions` that the user may accept; they are never merged into the draft by themselves. Numbers and
+dates in the final text that appear in neither the notes nor a cited passage are listed in `flags` for
+checking (a model rewrite that invents one is replaced by the deterministic text before that).
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, Field, field_validator
 
 from yakuba.assistant.drafts import prompts
-from yakuba.assistant.drafts.common import FALLBACK_NOTE, Masker, ModelUse, check_rewrite, unsupported_numbers
+from yakuba.assistant.drafts.common import (
+    FALLBACK_NOTE,
+    Masker,
+    ModelUse,
+    check_rewrite,
+    dropped_numbers,
+    unsupported_numbers,
+)
 from yakuba.assistant.schemas import Citation
 from yakuba.assistant.summarize import lexrank_scores, similarity_matrix
 from yakuba.assistant.text import bigram_recall
@@ -38,19 +49,47 @@ TO_CONFIRM = "（要確認）"
 LENGTH_TOLERANCE = 0.2
 # Headline words that say nothing about the topic (「〜を開催します」「〜のお知らせ」).
 _GENERIC_TOPIC_WORDS = frozenset({"開催", "実施", "募集", "知らせ", "案内", "市", "町", "村", "区", "行う", "為る", "開く"})
+# Words every notice uses (who may apply, how, when): shared, they say nothing about the subject.
+_NOTICE_WORDS = frozenset({
+    "参加", "対象", "市内", "町内", "村内", "在住", "在勤", "保護", "小学", "中学", "高校", "住民", "市民", "申込", "申し込む",
+    "申し込み", "受付", "受け付ける", "受ける", "付ける", "無料", "有料", "先着", "費用", "定員", "時間", "場所", "日時", "期間",
+    "事業", "予定", "利用", "必要", "詳細", "確認", "電話", "連絡", "問い合わせ", "問い合わせる", "内容", "今年", "今年度",
+    "来年度", "年度", "お願い", "皆様", "皆さん", "方", "者", "人", "回", "日", "月", "年", "組", "名", "生", "等", "など",
+    "出来る", "有る", "居る", "成る", "思う", "ござる", "致す", "下さる", "頂く", "もらう", "くれる", "午前", "午後",
+    "令和", "平成", "毎週", "毎月", "以上", "以下", "未満", "から", "まで",
+})  # fmt: skip
+
+
+def content_words(tokens: set[str]) -> set[str]:
+    """Words that can carry a subject: no numbers, no one-character words, no notice boilerplate."""
+    return {t for t in tokens if len(t) >= 2 and not t.isdigit() and not re.fullmatch(r"[\d.,]+", t)} - _NOTICE_WORDS
+
+
 SUPPORT_RECALL = 0.6  # share of a sentence's character bigrams a passage must contain to support it
 MAX_SEARCHES = 6
+# Share of a corpus sentence's words that the notes also use, once it shares a topic word with the
+# headline. Calibrated with `yakuba eval drafts` on the newsletter articles (same-article sentences
+# versus other articles'): see docs/drafting.md.
+SUGGEST_THRESHOLD = 0.3
+MAX_SUGGESTIONS = 5
+MAX_NOTES_CHARS = 50_000
+MAX_QUOTES = 2
 
 
 class PRArticleRequest(BaseModel):
-    notes: str = Field(min_length=1, max_length=50_000, description="Notes (箇条書き可) or an interview transcript.")
+    notes: str = Field(
+        min_length=1, max_length=MAX_NOTES_CHARS, description="Notes (箇条書き可) or an interview transcript."
+    )
     target_chars: int = Field(600, ge=100, le=4000, description="Target length of 見出し+リード+本文 (±20%).")
     style: PRStyle = "広報誌"
     title_hint: str | None = Field(None, description="Used verbatim as the headline when given.")
     contact: str | None = Field(None, description="問い合わせ先, printed verbatim.")
-    use_corpus: bool = Field(True, description="Cite corpus passages that support the notes.")
+    use_corpus: bool = Field(True, description="Cite corpus passages that support the notes; suggest related ones.")
+    speaker_name: str | None = Field(
+        None, max_length=60, description="話し手の名前・肩書き for quotes (default: the transcript's label)."
+    )
 
-    @field_validator("title_hint", "contact", mode="before")
+    @field_validator("title_hint", "contact", "speaker_name", mode="before")
     @classmethod
     def _blank_is_missing(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -73,6 +112,25 @@ class FactFlag(BaseModel):
     reason: str = "要確認：メモにも引用した資料にも見当たらない数値です。"
 
 
+class Suggestion(BaseModel):
+    """A corpus sentence about the same subject as the notes, offered to the user, not in the draft."""
+
+    n: int = Field(description="The [n] it gets when accepted (continues the draft's citation numbers).")
+    text: str = Field(description="The sentence, verbatim from the source.")
+    doc_id: str
+    title: str
+    label: str = Field(description="How the source is listed under 関連資料.")
+    page: int | None = None
+    chunk_id: str
+    relevance: float = Field(description="Share of the sentence's words the notes use (≥ SUGGEST_THRESHOLD).")
+    shared_terms: list[str] = Field(default_factory=list, description="Words it shares with the notes.")
+
+
+class Quote(BaseModel):
+    speaker: str
+    text: str = Field(description="The remark as said (fillers removed), without 「」.")
+
+
 class PRArticleDraft(BaseModel):
     headline: str
     lead: str
@@ -81,11 +139,18 @@ class PRArticleDraft(BaseModel):
     markdown: str
     citations: list[Citation] = Field(default_factory=list, description="Corpus passages cited as [n] in lead/body.")
     flags: list[FactFlag] = Field(default_factory=list)
+    suggestions: list[Suggestion] = Field(
+        default_factory=list, description="Related corpus sentences to add only if the user accepts them."
+    )
+    quotes: list[Quote] = Field(default_factory=list, description="Interview remarks quoted in the body.")
     char_count: int = Field(description="Characters of 見出し+リード+本文 without spaces and Markdown marks.")
     target_chars: int
     style: PRStyle
     warnings: list[str] = Field(default_factory=list)
     engine: str
+    transcript: str | None = Field(
+        None, description="The role-labelled transcript the draft was made from, when a recording was uploaded."
+    )
 
 
 # ----------------------------------------------------------------------------- notes
@@ -109,12 +174,14 @@ _EASY_LABELS = {
 
 
 _INTERVIEWER = re.compile(r"^(?:聞き手|インタビュアー|記者|司会|質問者|Q|広報(?:担当)?|編集部)$", re.IGNORECASE)
+_ROLE_LINE = re.compile(r"^(?:聞き手|話し手)\s*[:：]")
 _QUESTION = re.compile(r"(?:か|ですか|ますか|でしょうか)[。？?]?$|[？?]$|(?:教えて|お願いし|聞かせて)(?:ください|ます)[。]?$|^(?:今日は|本日は)?よろしくお願い")
 
 
 class _Notes(BaseModel):
     facts: dict[str, str]
     sentences: list[str]
+    remarks: list[tuple[str, str]] = Field(default_factory=list, description="(speaker, sentence) of the 話し手.")
 
 
 def _parse_notes(notes: str) -> _Notes:
@@ -122,6 +189,7 @@ def _parse_notes(notes: str) -> _Notes:
     text = unicodedata.normalize("NFKC", notes)
     facts: dict[str, str] = OrderedDict()
     sentences: list[str] = []
+    remarks: list[tuple[str, str]] = []
     labelled = sum(1 for line in text.splitlines() if re.match(r"^[^:：]{1,12}[:：]", line.strip()))
     rest_lines: list[str] = []
     for line in text.splitlines():
@@ -132,7 +200,8 @@ def _parse_notes(notes: str) -> _Notes:
         else:
             rest_lines.append(line)
     rest = "\n".join(rest_lines)
-    is_transcript = detect_format(rest) != "text" or labelled - len(facts) >= 3
+    roles = any(_ROLE_LINE.match(line.strip()) for line in rest_lines)  # 聞き手／話し手 lines (interview flow)
+    is_transcript = detect_format(rest) != "text" or labelled - len(facts) >= 3 or roles
     if is_transcript and rest.strip():
         utterances = clean_transcript(rest).utterances
         by_speaker: dict[str | None, list[str]] = {}
@@ -147,13 +216,17 @@ def _parse_notes(notes: str) -> _Notes:
         for utt in utterances:
             if utt.speaker in asking and len(by_speaker) > 1:
                 continue
-            sentences.extend(ensure_period(s) for s in split_sentences(utt.text) if not _QUESTION.search(s))
+            said = [ensure_period(s) for s in split_sentences(utt.text) if not _QUESTION.search(s)]
+            sentences.extend(said)
+            if utt.speaker and (len(by_speaker) > 1 or roles):
+                remarks.extend((utt.speaker, sentence) for sentence in said)
     else:
         for line in rest_lines:
             line = _BULLET.sub("", line.strip())
-            if line:
-                sentences.extend(ensure_period(s) for s in split_sentences(line))
-    return _Notes(facts=facts, sentences=[s for s in sentences if len(s) >= 4])
+            if line:  # a note line is a sentence, also when it ends in a bracket (「…実施（申込不要）」)
+                sentences.extend(ensure_period(s) + ("。" if s.endswith((")", "）")) else "") for s in split_sentences(line))
+    keep = [s for s in sentences if len(s) >= 4]
+    return _Notes(facts=facts, sentences=keep, remarks=[(who, s) for who, s in remarks if s in keep])
 
 
 # ----------------------------------------------------------------------------- やさしい日本語
@@ -289,29 +362,10 @@ class _Corpus:
                 best = (recall, passage)
         return best[1] if best else None
 
-    def related_sentences(
-        self, note_tokens: set[str], exclude: list[str], topic_tokens: set[str] | None = None
-    ) -> list[tuple[str, Passage]]:
-        """Corpus sentences that share several content words with the notes (background facts).
-
-        With `topic_tokens` (the headline's words), a sentence must also share one of them or come from
-        a document already cited for the notes' own facts: notes and a vaccination notice share
-        対象・市内・小学生・無料 without being about the same thing."""
-        anchored = {p.doc_id for p in self.cited}
-        out: list[tuple[float, str, Passage]] = []
-        for passage in self.passages:
-            for sentence in split_sentences(unicodedata.normalize("NFKC", passage.text)):
-                if not 15 <= len(sentence) <= 120 or not sentence.endswith("。"):
-                    continue
-                tokens = set(tokenize(sentence))
-                shared = tokens & note_tokens
-                related = len(shared) >= 3 and len(shared) / max(len(tokens), 1) >= 0.3
-                if topic_tokens:
-                    related = related and (bool(tokens & topic_tokens) or passage.doc_id in anchored)
-                if related and bigram_recall(sentence, exclude) < 0.7:  # not already said by the notes
-                    out.append((len(shared) / len(tokens) + passage.score * 0.01, sentence, passage))
-        out.sort(key=lambda item: -item[0])
-        return [(s, p) for _, s, p in out]
+    def suggestions(
+        self, note_tokens: set[str], exclude: list[str], topic_tokens: set[str]
+    ) -> list[tuple[float, str, Passage, list[str]]]:
+        return rank_suggestions(self.passages, note_tokens, exclude, topic_tokens)
 
     def citations(self, excerpts: dict[int, str]) -> list[Citation]:
         result = []
@@ -325,6 +379,94 @@ class _Corpus:
                 )
             )  # fmt: skip
         return result
+
+
+_DATE = re.compile(r"\d{1,2}月\d{1,2}日|(?:令和|平成|昭和)\s*(?:\d+|元)\s*年|\d{4}年")
+
+
+def rank_suggestions(
+    passages: Sequence[Passage],
+    note_tokens: set[str],
+    exclude: list[str],
+    topic_tokens: set[str],
+    threshold: float = SUGGEST_THRESHOLD,
+) -> list[tuple[float, str, Passage, list[str]]]:
+    """Corpus sentences about the notes' subject, most relevant first, not already said by the notes.
+
+    Notes and a vaccination notice share 対象・市内・小学生・無料 without being about the same thing,
+    so a sentence must share a headline topic word as well as enough of the notes' words."""
+    out: list[tuple[float, str, Passage, list[str]]] = []
+    seen: set[str] = set()
+    said = unicodedata.normalize("NFKC", "".join(exclude))
+    for passage in passages:
+        for sentence in split_sentences(unicodedata.normalize("NFKC", passage.text)):
+            if not 15 <= len(sentence) <= 120 or not sentence.endswith("。") or sentence in seen:
+                continue
+            seen.add(sentence)
+            if any(date not in said for date in _DATE.findall(sentence)):
+                continue  # another event's (or year's) date: a stale fact, whatever the words
+            tokens = content_words(set(tokenize(sentence)))
+            score = relevance(tokens, note_tokens, topic_tokens)
+            if score > 0 and score >= threshold and bigram_recall(sentence, exclude) < 0.7:
+                out.append((score, sentence, passage, sorted(tokens & note_tokens)))
+    out.sort(key=lambda item: (-item[0], -item[2].score))
+    return out
+
+
+def note_terms(note_sentences: Sequence[str], headline: str) -> tuple[set[str], set[str]]:
+    """(words of the notes and headline, topic words) as relevance compares them.
+
+    Topic words are the headline's and those the notes come back to (in two sentences or more): the
+    subject of a notice recurs, a passing detail does not."""
+    counts: dict[str, int] = {}
+    for sentence in note_sentences:
+        for token in content_words(set(tokenize(sentence))):
+            counts[token] = counts.get(token, 0) + 1
+    headline_words = content_words(set(tokenize(headline)))
+    topic = (headline_words | {t for t, n in counts.items() if n >= 2}) - _GENERIC_TOPIC_WORDS
+    return set(counts) | headline_words, topic
+
+
+def relevance(sentence_tokens: set[str], note_tokens: set[str], topic_tokens: set[str]) -> float:
+    """How much a corpus sentence is about the notes' subject (0–1).
+
+    0 unless it shares a topic word and three content words with the notes; otherwise the share of its
+    content words that the notes use."""
+    shared = sentence_tokens & note_tokens
+    if not sentence_tokens or len(shared) < 3 or not (sentence_tokens & topic_tokens):
+        return 0.0
+    return len(shared) / len(sentence_tokens)
+
+
+_GENERIC_SPEAKER = re.compile(r"^(?:話し手|回答者|話者\s*\d*|[A-ZＡ-Ｚ]|スピーカー\s*\d*|Speaker\s*\d*|不明)$", re.IGNORECASE)
+_REMARK = re.compile(r"(?:思います|思っています|たいです|ください|ほしい|欲しい|うれしい|嬉しい|楽しみ|願って)")
+
+
+def _quotes(req: PRArticleRequest, notes: _Notes, scores: list[float], headline: str) -> list[Quote]:
+    """The 話し手's most central remarks (feelings and appeals first), verbatim, with who said them."""
+    remarks = [(who, s) for who, s in notes.remarks if s.rstrip("。") != headline]  # the headline says it already
+    if not remarks:
+        return []
+    index = {sentence: i for i, sentence in enumerate(notes.sentences)}
+    ranked = sorted(
+        remarks,
+        key=lambda item: (not _REMARK.search(item[1]), -scores[index[item[1]]] if item[1] in index else 0.0),
+    )
+    count = 1 if req.target_chars < 600 else MAX_QUOTES
+    quotes = []
+    for speaker, sentence in ranked[:count]:
+        name = req.speaker_name or ("" if _GENERIC_SPEAKER.match(speaker) else speaker) or "担当者"
+        quotes.append(Quote(speaker=name, text=sentence.rstrip("。")))
+    return quotes
+
+
+def _quote_sentence(quote: Quote, again: bool = False) -> str:
+    return f"「{quote.text}」とも話しています。" if again else f"{quote.speaker}は「{quote.text}」と話しています。"
+
+
+def _quote_paragraph(quotes: list[Quote]) -> str:
+    """「鈴木さんは「…」と話しています。「…」とも話しています。」: the name once per speaker in a row."""
+    return "".join(_quote_sentence(q, again=i > 0 and quotes[i - 1].speaker == q.speaker) for i, q in enumerate(quotes))
 
 
 # ----------------------------------------------------------------------------- entry point
@@ -352,13 +494,16 @@ def draft_pr_article(
     headline = _headline(req, notes, ranked)
     fact_lines = _fact_lines(notes.facts, req.style)
     facts_len = sum(_plain_len(line) for line in fact_lines)
+    quotes = _quotes(req, notes, list(scores), headline)
+    quoted = {i for i, sentence in enumerate(sentences) if sentence.rstrip("。") in {q.text for q in quotes}}
+    quotes_len = sum(len(_quote_sentence(q)) for q in quotes)
 
     # Lead: the notes' opening sentence(s) (notes and interviews start with the point), about a fifth
     # of the target.
     lead_budget = max(60, target // 5)
     lead_idx: list[int] = []
     for i in range(len(sentences)):
-        if sentences[i].rstrip("。") == headline and len(sentences) > 1:
+        if (sentences[i].rstrip("。") == headline and len(sentences) > 1) or i in quoted:
             continue
         if lead_idx and sum(len(sentences[j]) for j in lead_idx) + len(sentences[i]) > lead_budget:
             break
@@ -368,18 +513,18 @@ def draft_pr_article(
     lead_sentences = [sentences[i] for i in sorted(lead_idx)]
 
     # Body: the other sentences in their order, best first until the target is reached.
-    room = target - len(headline) - sum(map(len, lead_sentences)) - facts_len
+    room = target - len(headline) - sum(map(len, lead_sentences)) - facts_len - quotes_len
     body_idx: list[int] = []
     used = 0
     for i in ranked:
-        if i in lead_idx or sentences[i].rstrip("。") == headline:
+        if i in lead_idx or i in quoted or sentences[i].rstrip("。") == headline:
             continue
         if used + len(sentences[i]) > room + target * 0.05:
             continue
         body_idx.append(i)
         used += len(sentences[i])
     body_sentences = [sentences[i] for i in sorted(body_idx)]
-    dropped = len(sentences) - len(lead_idx) - len(body_idx) - (1 if headline + "。" in sentences else 0)
+    dropped = len(sentences) - len(lead_idx) - len(body_idx) - len(quoted) - (1 if headline + "。" in sentences else 0)
 
     # Model rewrite of lead and body (short calls, checked; the extractive text stays on failure).
     model = ModelUse(chat_model, mask=mask, max_calls=4)
@@ -392,6 +537,7 @@ def draft_pr_article(
             max_tokens=int(lead_budget * 1.5) + 16,
         )
         reason = check_rewrite(out, [source, headline], max_chars=int(lead_budget * 1.4), min_chars=15)
+        reason = reason or dropped_numbers(out, "".join(lead_sentences))
         if reason is None and out:
             lead_sentences = [ensure_period(s) for s in split_sentences(out.replace("\n", ""))]
             model.accepted += 1
@@ -408,7 +554,7 @@ def draft_pr_article(
             )
             reason = check_rewrite(
                 out, [source], max_chars=int(body_target * 1.4) + 20, min_chars=int(body_target * 0.5)
-            )
+            ) or dropped_numbers(out, "".join(body_sentences))
             if reason is None and out:
                 body_sentences = [ensure_period(s) for s in split_sentences(out.replace("\n", ""))]
                 model.accepted += 1
@@ -436,19 +582,23 @@ def draft_pr_article(
 
     lead_sentences = cite(lead_sentences)
     body_sentences = cite(body_sentences)
-    current = _plain_len(headline) + sum(_plain_len(s) for s in lead_sentences + body_sentences) + facts_len
-    if current < low and corpus.passages:
-        note_tokens = set(tokenize(" ".join(sentences + list(notes.facts.values()) + [headline])))
-        topic = set(tokenize(headline)) - _GENERIC_TOPIC_WORDS
-        for sentence, passage in corpus.related_sentences(note_tokens, sentences, topic):
-            if current >= low:
+    # Related corpus sentences are offered, never merged: the user decides what belongs in the article.
+    suggestions: list[Suggestion] = []
+    if corpus.passages:
+        note_tokens, topic = note_terms(sentences + list(notes.facts.values()), headline)
+        numbers = {p.chunk_id: n for n, p in enumerate(corpus.cited, 1)}  # a cited passage keeps its [n]
+        said = sentences + list(notes.facts.values())
+        for score, sentence, passage, shared in corpus.suggestions(note_tokens, said, topic):
+            if len(suggestions) >= MAX_SUGGESTIONS:
                 break
-            if current + len(sentence) > high:
-                continue
-            n = corpus.number(passage)
-            excerpts.setdefault(n, sentence)
-            body_sentences.append(_cite_marker(sentence, n))
-            current += len(sentence)
+            numbers.setdefault(passage.chunk_id, len(numbers) + 1)
+            suggestions.append(
+                Suggestion(
+                    n=numbers[passage.chunk_id], text=sentence, doc_id=passage.doc_id, title=passage.title,
+                    label=passage.citation or passage.title, page=passage.page, chunk_id=passage.chunk_id,
+                    relevance=round(score, 3), shared_terms=shared[:8],
+                )
+            )  # fmt: skip
 
     if easy:
         headline = easy_japanese(headline)
@@ -457,14 +607,18 @@ def draft_pr_article(
 
     lead = "".join(lead_sentences)
     body_parts = _paragraphs(body_sentences, per=2 if easy else 3)
+    if quotes:  # verbatim: added after the model and the やさしい日本語 rewrites
+        body_parts.append(_quote_paragraph(quotes))
     if fact_lines:
         body_parts.append("\n".join(fact_lines))
     body = "\n\n".join(body_parts)
     contact = req.contact.strip() if req.contact else notes.facts.get("問い合わせ") or TO_CONFIRM
     char_count = _plain_len(headline) + _plain_len(lead) + _plain_len(body)
     if char_count < low:
+        hint = "下の「資料からの追加候補」から選ぶか、" if suggestions else ""
         warnings.append(
-            f"メモの情報が少ないため、目標の{target}文字に届きませんでした（{char_count}文字）。内容を追加してください。"
+            f"メモの情報が少ないため、目標の{target}文字に届きませんでした（{char_count}文字）。"
+            f"{hint}内容を追加してください。"
         )
     elif char_count > high:
         warnings.append(f"目標の{target}文字を超えています（{char_count}文字）。項目の整理を検討してください。")
@@ -486,7 +640,8 @@ def draft_pr_article(
     markdown = _markdown(headline, lead, body, contact, citations, req.style)
     return PRArticleDraft(
         headline=headline, lead=lead, body=body, contact=contact, markdown=markdown, citations=citations,
-        flags=flags, char_count=char_count, target_chars=target, style=req.style, warnings=warnings,
+        flags=flags, suggestions=suggestions, quotes=quotes, char_count=char_count, target_chars=target,
+        style=req.style, warnings=warnings,
         engine=model.engine(),
     )  # fmt: skip
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yakuba.core.errors import InvalidInputError
+from yakuba.core.text import xml_safe
 
 ENCODINGS = ("utf-8-sig", "cp932", "euc_jp")
 _NUMBERISH = re.compile(r"^[\s\d.,:/\-+年月日時分秒]*$")
@@ -126,7 +127,7 @@ def _cell(value: object) -> str | None:
         return text.removesuffix(" 00:00")
     if isinstance(value, dt.date):
         return value.isoformat()
-    text = str(value).strip()
+    text = xml_safe(str(value)).strip()  # control characters would break every report format
     return text or None
 
 

@@ -5,17 +5,22 @@ turns any unexpected parser exception into `corrupt`, so that callers never see 
 Loaders return text as extracted; `ingest.clean.clean_pages` is the pipeline's next step.
 
 Error codes: not_found, unreadable, unsupported_format, too_large, empty, corrupt, encrypted,
-no_text_layer, mojibake.
+no_text_layer, mojibake; and the limits' (ingest/loaders/limits.py): archive_bomb, too_many_pages,
+parse_timeout, parse_memory, parse_crashed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 from pathlib import Path
 
 from yakuba.core.types import DocumentLoadError, LoadedDocument
+from yakuba.ingest.loaders.archive import ZIP_FORMATS, check_archive
 from yakuba.ingest.loaders.common import Extracted, load_error
+from yakuba.ingest.loaders.limits import ParseLimits, check_pages, sandbox_error
+from yakuba.ingest.sandbox import SandboxError, run_limited
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
     {".pdf", ".docx", ".md", ".markdown", ".txt", ".html", ".htm", ".jsonl"}
@@ -41,6 +46,12 @@ _CONVERT_HINTS = {
     ".xlsx": ("表は PDF として保存してください", "export tables as PDF"),
     ".ppt": ("PDF として保存してください", "export it as PDF"),
     ".pptx": ("PDF として保存してください", "export it as PDF"),
+}
+
+_LOADER_MODULES = {
+    "pdf": "yakuba.ingest.loaders.pdf",
+    "docx": "yakuba.ingest.loaders.docx",
+    "html": "yakuba.ingest.loaders.html",
 }
 
 _log = logging.getLogger(__name__)
@@ -99,13 +110,40 @@ def _extract(kind: str, data: bytes, path: Path) -> Extracted:
     return extract_text_file(data, name, stem, markdown=kind == "md")
 
 
+def _extract_within(kind: str, data: bytes, path: Path, max_pages: int | None) -> Extracted:
+    """What runs in the parse worker: the page limit, then the format's loader."""
+    check_pages(kind, data, path.name, max_pages)
+    return _extract(kind, data, path)
+
+
+def _extract_limited(kind: str, data: bytes, path: Path, limits: ParseLimits) -> Extracted:
+    if kind in ZIP_FORMATS:
+        check_archive(data, path.name, limits.archive)
+    if not limits.isolate:
+        return _extract_within(kind, data, path, limits.max_pages)
+    importlib.import_module(_LOADER_MODULES.get(kind, "yakuba.ingest.loaders.text"))  # once, not per child
+    try:
+        return run_limited(
+            _extract_within, kind, data, path, limits.max_pages, timeout_s=limits.timeout_s, memory_mb=limits.memory_mb
+        )
+    except SandboxError as error:
+        _log.warning("parse of %s stopped: %s", path, error)
+        raise sandbox_error(error, path.name, limits) from error
+
+
 def load_path(
-    path: Path | str, doc_id: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+    path: Path | str,
+    doc_id: str | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    limits: ParseLimits | None = None,
 ) -> list[LoadedDocument]:
     """Load one file. Returns one document, or one per record for JSONL corpora.
 
     `doc_id` defaults to the file name (JSONL: each record's "id"; a given doc_id is ignored there).
     `content_hash` is the sha256 of the file bytes (JSONL: of each record's canonical JSON).
+    `limits` bound the parse (time, memory, pages, archive expansion); by default the parse runs
+    in-process with only the page and archive checks (the ingest pipeline passes the settings').
     Raises `DocumentLoadError` with a machine `code` and Japanese/English messages naming the file.
     """
     path = Path(path)
@@ -118,7 +156,7 @@ def load_path(
             from yakuba.ingest.loaders.jsonl import load_jsonl
 
             return load_jsonl(data, path.name, str(path))
-        extracted = _extract(kind, data, path)
+        extracted = _extract_limited(kind, data, path, limits or ParseLimits(isolate=False))
     except DocumentLoadError:
         raise
     except Exception as exc:  # a parser bug or a file nobody anticipated: report, never a traceback
@@ -126,7 +164,7 @@ def load_path(
         raise load_error(
             "corrupt", path.name, f"{type(exc).__name__}: {exc}", f"{type(exc).__name__}: {exc}"
         ) from exc
-    if not any(page.text.strip() for page in extracted.pages):
+    if not any(page.text.strip() for page in extracted.pages) and not extracted.tables:
         raise load_error("empty", path.name)
     return [
         LoadedDocument(
@@ -135,6 +173,7 @@ def load_path(
             source_path=str(path),
             file_format=kind,
             pages=extracted.pages,
+            tables=extracted.tables,
             metadata=extracted.metadata,
             warnings=extracted.warnings,
             content_hash=hashlib.sha256(data).hexdigest(),
@@ -142,4 +181,4 @@ def load_path(
     ]
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "DocumentLoadError", "load_path"]
+__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_SUFFIXES", "DocumentLoadError", "ParseLimits", "load_path"]

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from yakuba.core.types import DocumentLoadError, PageText
+from yakuba.core.types import DocumentLoadError, ExtractedTable, PageText
 from yakuba.ingest.clean import mojibake_score
 
 
@@ -16,6 +16,7 @@ class Extracted:
 
     pages: list[PageText]
     title: str | None = None
+    tables: list[ExtractedTable] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -37,6 +38,15 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "文字化けしているため登録できません（PDFのフォント情報が壊れています）。元のファイルから作り直してください",
         "the extracted text is garbage (broken font maps in the PDF); re-export it from the source document",
     ),
+    # Limits (ingest/loaders/limits.py, archive.py): one hostile or huge file never stops the rest.
+    "archive_bomb": (
+        "圧縮された中身が大きすぎるため読み込みません（zip爆弾の可能性があります）",
+        "the archive expands too far (possible zip bomb)",
+    ),
+    "too_many_pages": ("ページ数が上限を超えています", "the document has too many pages"),
+    "parse_timeout": ("読み込みが時間内に終わりませんでした", "parsing timed out"),
+    "parse_memory": ("読み込みに必要なメモリが上限を超えました", "parsing exceeded the memory limit"),
+    "parse_crashed": ("読み込み処理が異常終了しました", "the parser crashed"),
 }
 
 

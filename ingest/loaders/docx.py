@@ -2,7 +2,8 @@
 
 Heading paragraphs (styles "Heading n"/"見出し n"/"Title", or an outline level set on the paragraph
 or its style, which Japanese templates often use instead) become "#"-prefixed lines so that
-`ingest.clean.is_heading` recognises them; table rows become "cell | cell" lines.
+`ingest.clean.is_heading` recognises them. Data tables become `ExtractedTable`s (their own chunks,
+ingest/tables.py); layout grids that are not tables stay in the text as "cell | cell" lines.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import re
 import zipfile
 from typing import Any
 
-from yakuba.core.types import PageText
+from yakuba.core.types import ExtractedTable, PageText
 from yakuba.ingest.loaders.common import Extracted, load_error, sensible_title
+from yakuba.ingest.tables import Origins, build_table
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_PACKAGE = "EncryptedPackage".encode("utf-16-le")
@@ -53,6 +55,30 @@ def _heading_level(paragraph: Any) -> int | None:
     if level is None and style is not None:
         level = _outline_level(style.element)
     return level
+
+
+def _table_grid(table: Any) -> tuple[list[list[str | None]], Origins]:
+    """Cell text per grid position; the positions a merged cell covers (python-docx repeats the
+    cell there, right and down) are None, as pdfplumber gives them, with where that cell starts."""
+    grid: list[list[str | None]] = []
+    origins: Origins = {}
+    above: list[Any] = []
+    for r, row in enumerate(table.rows):
+        cells: list[str | None] = []
+        elements: list[Any] = []
+        for c, cell in enumerate(row.cells):
+            if elements and cell._tc is elements[-1]:
+                cells.append(None)
+                origins[(r, c)] = origins.get((r, c - 1), (r, c - 1))
+            elif c < len(above) and cell._tc is above[c]:
+                cells.append(None)
+                origins[(r, c)] = origins.get((r - 1, c), (r - 1, c))
+            else:
+                cells.append(cell.text)
+            elements.append(cell._tc)
+        grid.append(cells)
+        above = elements
+    return grid, origins
 
 
 def _table_lines(table: Any) -> list[str]:
@@ -98,10 +124,23 @@ def extract_docx(data: bytes, name: str, stem: str) -> Extracted:
         raise load_error("corrupt", name, "Word文書として開けません", f"cannot open as .docx: {exc}") from exc
 
     lines: list[str] = []
+    tables: list[ExtractedTable] = []
     first_heading: str | None = None
     for block in document.iter_inner_content():
         if isinstance(block, Table):
-            lines.extend(_table_lines(block))
+            caption = next((line.lstrip("#").strip() for line in reversed(lines) if line.strip()), None)
+            grid, origins = _table_grid(block)
+            table = build_table(
+                grid,
+                origins=origins,
+                number=len(tables) + 1,
+                caption=caption if caption and len(caption) <= 60 else None,
+                previous=tables[-1] if tables else None,
+            )
+            if table is None:  # a layout grid, not a data table: keep its text in the flow
+                lines.extend(_table_lines(block))
+            else:
+                tables.append(table)
             continue
         text = block.text.strip()
         if not text:
@@ -115,7 +154,7 @@ def extract_docx(data: bytes, name: str, stem: str) -> Extracted:
         else:
             lines.append(text)
     body = "\n".join(lines).strip()
-    if not body:
+    if not body and not tables:
         raise load_error("empty", name)
     core_title = None
     with contextlib.suppress(Exception):  # malformed core.xml only costs the title
@@ -124,4 +163,7 @@ def extract_docx(data: bytes, name: str, stem: str) -> Extracted:
     if core_title:
         metadata["docx_title"] = core_title
     title = sensible_title(core_title) or first_heading or stem
-    return Extracted(pages=[PageText(page=None, text=body)], title=title, metadata=metadata)
+    if tables:
+        metadata["tables"] = len(tables)
+    pages = [PageText(page=None, text=body)] if body else []
+    return Extracted(pages=pages, title=title, metadata=metadata, tables=tables)

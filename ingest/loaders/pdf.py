@@ -2,8 +2,9 @@
 
 - AES-encrypted files with an empty user password (白書 chapters) open; a real password fails
   clearly (`encrypted`).
-- Pages without text (scans, blank pages) are reported; a PDF where no page has text is
-  `no_text_layer`.
+- Pages without text (scans, blank pages) are reported; image-only pages are OCR'd when tesseract
+  is installed (ingest/ocr.py), otherwise a PDF where no page has text is `no_text_layer`.
+- Ruled tables are extracted with pdfplumber (loaders/pdf_tables.py) and cut out of the page text.
 - Garbage from broken font maps is removed line by line; pages that are mostly garbage are dropped,
   and a document that is mostly garbage is refused (`mojibake`) rather than indexed.
 
@@ -21,9 +22,11 @@ from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError
 from pypdf.generic import DictionaryObject
 
-from yakuba.core.types import PageText
+from yakuba.core.types import ExtractedTable, PageText
 from yakuba.ingest.clean import mojibake_score, normalize, remove_mojibake
 from yakuba.ingest.loaders.common import Extracted, load_error, page_list, sensible_title, warning
+from yakuba.ingest.loaders.pdf_tables import extract_layouts, has_ruling
+from yakuba.ingest.ocr import OcrOptions, OcrResult, ocr_available, ocr_pdf_page
 
 # A page whose mojibake score reaches this, or that loses this share of its characters to mojibake
 # removal, is dropped whole: what is left of it (e.g. Latin letters shifted by a broken map,
@@ -126,8 +129,11 @@ def _metadata(reader: PdfReader) -> dict[str, Any]:
     return out
 
 
-def extract_pdf(data: bytes, name: str, stem: str) -> Extracted:
-    """Text per page of a PDF given as bytes; `name` is used in messages, `stem` as fallback title."""
+def extract_pdf(data: bytes, name: str, stem: str, *, ocr: OcrOptions | None = None) -> Extracted:
+    """Text per page of a PDF given as bytes; `name` is used in messages, `stem` as fallback title.
+
+    Ruled tables come back separately (`Extracted.tables`) and are cut out of their page's text;
+    image-only pages are OCR'd when tesseract is installed (`ocr`: default from the settings)."""
     reader = _open(data, name)
     try:
         page_objects = list(reader.pages)
@@ -162,16 +168,19 @@ def extract_pdf(data: bytes, name: str, stem: str) -> Extracted:
         )
 
     text_pages = [n for n, text in enumerate(raw, start=1) if text.strip()]
-    if not text_pages:
-        raise load_error("no_text_layer", name, f"全{len(raw)}ページ", f"all {len(raw)} pages")
     empty = [n for n in range(1, len(raw) + 1) if n not in set(text_pages) and n not in failed]
+    scanned = [n for n in empty if _has_images(page_objects[n - 1])]
+    ocr_pages = _ocr_pages(data, scanned, ocr, warnings)
+    if not text_pages and not ocr_pages:
+        raise load_error("no_text_layer", name, f"全{len(raw)}ページ", f"all {len(raw)} pages")
+    empty = [n for n in empty if n not in ocr_pages]
     if empty:
-        scanned = [n for n in empty if _has_images(page_objects[n - 1])]
+        still_scanned = [n for n in scanned if n not in ocr_pages]
         ja = f"テキストのないページがあります: {page_list(empty)}"
         en = f"pages without text: {page_list(empty)}"
-        if scanned:
-            ja += f"（うち画像のみでOCRが必要なページ: {page_list(scanned)}）"
-            en += f" (image-only pages that need OCR: {page_list(scanned)})"
+        if still_scanned:
+            ja += f"（うち画像のみでOCRが必要なページ: {page_list(still_scanned)}）"
+            en += f" (image-only pages that need OCR: {page_list(still_scanned)})"
         warnings.append(warning(ja, en))
 
     pages: list[PageText] = []
@@ -194,7 +203,7 @@ def extract_pdf(data: bytes, name: str, stem: str) -> Extracted:
         if kept.strip():
             pages.append(PageText(page=number, text=kept))
 
-    if (
+    if text_pages and (
         not pages
         or len(garbled_pages) > DOC_MOJIBAKE_SHARE * len(text_pages)
         or removed_total > DOC_MOJIBAKE_SHARE * chars_total
@@ -225,9 +234,87 @@ def extract_pdf(data: bytes, name: str, stem: str) -> Extracted:
     metadata["page_count"] = len(page_objects)
     if reader.is_encrypted:
         metadata["encrypted"] = True
-    return Extracted(
-        pages=pages,
-        title=_pdf_title(metadata.get("pdf_title"), pages, stem),
-        metadata=metadata,
-        warnings=warnings,
-    )
+    title = _pdf_title(metadata.get("pdf_title"), pages or _as_pages(ocr_pages), stem)
+    tables: list[ExtractedTable] = []
+    if tables_enabled():
+        pages, tables = _with_tables(data, pages, page_objects)
+    pages = sorted([*pages, *_as_pages(ocr_pages)], key=lambda p: p.page or 0)
+    if ocr_pages:
+        metadata["ocr_pages"] = len(ocr_pages)
+    if tables:
+        metadata["tables"] = len(tables)
+    return Extracted(pages=pages, title=title, metadata=metadata, warnings=warnings, tables=tables)
+
+
+def tables_enabled() -> bool:
+    """YAKUBA_PDF_TABLES (settings.pdf_tables), read where the parse runs (it may be a worker)."""
+    from yakuba.core.settings import Settings
+
+    return Settings().pdf_tables
+
+
+def _as_pages(ocr_pages: dict[int, OcrResult]) -> list[PageText]:
+    return [
+        PageText(page=n, text=result.text, ocr_confidence=round(result.confidence, 1))
+        for n, result in sorted(ocr_pages.items())
+        if result.text.strip()
+    ]
+
+
+def _ocr_pages(data: bytes, scanned: list[int], options: OcrOptions | None, warnings: list[str]) -> dict[int, OcrResult]:
+    """OCR the image-only pages (up to the page limit) when tesseract is installed."""
+    if not scanned:
+        return {}
+    options = options or OcrOptions.from_settings()
+    if not ocr_available(options):
+        return {}
+    chosen = scanned[: options.max_pages]
+    results: dict[int, OcrResult] = {}
+    for number in chosen:
+        try:
+            result = ocr_pdf_page(data, number, options)
+        except Exception as exc:  # a page that cannot be rendered stays a page without text
+            _log.warning("OCR failed on page %d: %s", number, exc)
+            continue
+        if result.text.strip():
+            results[number] = result
+    if results:
+        mean = sum(r.confidence for r in results.values()) / len(results)
+        done = page_list(list(results))
+        warnings.append(
+            warning(
+                f"OCRで読み取ったページ: {done}（平均信頼度 {mean:.0f}）",
+                f"pages read by OCR: {done} (mean confidence {mean:.0f})",
+            )
+        )
+    if len(scanned) > len(chosen):
+        rest = page_list(scanned[len(chosen) :])
+        warnings.append(
+            warning(
+                f"OCRの上限（{options.max_pages}ページ）を超えたため読み取っていないページ: {rest}",
+                f"pages not OCR'd (limit of {options.max_pages} pages): {rest}",
+            )
+        )
+    return results
+
+
+def _with_tables(data: bytes, pages: list[PageText], page_objects: list[Any]) -> tuple[list[PageText], list[ExtractedTable]]:
+    """Ruled tables become `ExtractedTable`s and leave the page text (see loaders/pdf_tables.py)."""
+    candidates = [p.page for p in pages if p.page is not None and has_ruling(page_objects[p.page - 1])]
+    layouts = extract_layouts(data, candidates)
+    tables: list[ExtractedTable] = []
+    kept: list[PageText] = []
+    for page in pages:
+        layout = layouts.get(page.page) if page.page is not None else None
+        if layout is None or layout.text_outside is None:
+            kept.append(page)
+            continue
+        good = [t for t in layout.tables if mojibake_score(" ".join(" ".join(r) for r in t.rows)) < PAGE_MOJIBAKE_SHARE]
+        if len(good) < len(layout.tables):  # garbled cells: keep the page as pypdf read it
+            kept.append(page)
+            continue
+        tables.extend(good)
+        text, _ = remove_mojibake(layout.text_outside)
+        if text.strip():
+            kept.append(page.model_copy(update={"text": text}))
+    return kept, tables

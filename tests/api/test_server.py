@@ -69,7 +69,10 @@ def test_openai_client_streams_chunks_and_citations_last(client: openai.OpenAI) 
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop"
     assert last.model_extra["yakuba"]["citations"][0]["doc_id"] == LIBRARY_DOC  # type: ignore[index]
-    assert all("yakuba" not in (c.model_extra or {}) for c in chunks[:-1])
+    # evidence first (issue #17): one early chunk carries the extractive evidence; citations come last only
+    early = [c.model_extra["yakuba"] for c in chunks[:-1] if "yakuba" in (c.model_extra or {})]
+    assert len(early) == 1 and early[0]["evidence"], early
+    assert all(not extra.get("citations") for extra in early)
 
 
 def test_openai_client_sees_auth_and_validation_errors(server: Server, client: openai.OpenAI) -> None:

@@ -93,8 +93,11 @@ def test_bad_questions_are_rejected(searcher: HybridSearcher) -> None:
 def test_stream_order_sources_tokens_answer(searcher: HybridSearcher) -> None:
     events = list(pipeline(searcher).stream(AnswerRequest(question="自主防災組織の結成率の目標は")))
     kinds = [e.type for e in events]
-    assert kinds[0] == "sources" and kinds[-1] == "answer" and "token" in kinds
+    assert kinds[:2] == ["sources", "evidence"] and kinds[-1] == "answer" and "token" in kinds
     assert "80%" in events[-1].answer.answer
+    evidence = events[1].evidence
+    assert evidence is not None and "80%" in evidence.text and evidence.ms > 0
+    assert events[-1].answer.evidence == evidence and events[-1].answer.timings_ms["evidence"] == evidence.ms
 
 
 def test_model_answer_keeps_valid_markers_and_drops_invented_ones(searcher: HybridSearcher) -> None:
@@ -122,8 +125,20 @@ def test_unsupported_model_answer_falls_back_to_extractive(searcher: HybridSearc
     answer = pipeline(searcher, scripted(reply), engine="local").answer(
         AnswerRequest(question="防災行政無線の更新はいつまでに完了しますか")
     )
-    assert answer.engine == "extractive" and answer.fallback == "unsupported"
+    # 2035 is in no passage: the fact check drops the sentence, and the evidence stands as the answer.
+    assert answer.engine == "extractive" and answer.fallback == "facts"
     assert "2035" not in answer.answer and "令和5年度" in answer.answer
+    assert any("2035" in notice for notice in answer.notices)
+    assert answer.evidence is not None and answer.answer == answer.evidence.text
+
+
+def test_unsupported_model_answer_without_facts_falls_back_to_the_evidence(searcher: HybridSearcher) -> None:
+    reply = "防災無線は国の補助金で全額賄われ、町民の負担はありません[1]。"
+    answer = pipeline(searcher, scripted(reply), engine="local").answer(
+        AnswerRequest(question="防災行政無線の更新はいつまでに完了しますか")
+    )
+    assert answer.engine == "extractive" and answer.fallback == "unsupported"
+    assert "令和5年度" in answer.answer and any("裏付けられなかった" in n for n in answer.notices)
 
 
 def test_model_saying_not_in_documents_abstains(searcher: HybridSearcher) -> None:
@@ -275,3 +290,26 @@ def test_council_question_on_real_minutes(searcher: HybridSearcher) -> None:
     assert officials and any("青パト" in p.text for p in officials)
     relevance = assess(AOPATO, officials, searcher.idf, searcher.documents_mentioning)
     assert relevance.abstain_reason(0.6) == "member_question_not_found"
+
+
+def test_model_sentence_in_another_script_is_dropped(searcher: HybridSearcher) -> None:
+    question = "防災行政無線の更新はいつまでに完了しますか"
+    n = next(i for i, p in enumerate(searcher.search(question, k=4).passages, start=1) if p.doc_id == "bousai.md")
+    reply = f"防災行政無線の更新は令和5年度までに完了します[{n}]。这是我们的回答[{n}]。"
+    answer = pipeline(searcher, scripted(reply), engine="local").answer(AnswerRequest(question=question))
+    assert answer.engine == "local" and "令和5年度" in answer.answer and "这" not in answer.answer
+    assert any("日本語以外" in notice for notice in answer.notices)
+    only_chinese = pipeline(searcher, scripted(f"这是我们的回答，防灾无线[{n}]。"), engine="local").answer(
+        AnswerRequest(question=question)
+    )
+    assert only_chinese.fallback == "non_japanese" and only_chinese.answer == only_chinese.evidence.text
+
+
+def test_value_questions_cap_the_answer_length(searcher: HybridSearcher) -> None:
+    from yakuba.assistant.llm import LlamaCppChatModel
+    from yakuba.assistant.prompts import VALUE_ANSWER_TOKENS
+
+    model = LlamaCppChatModel(model_path="unused.gguf", max_tokens=384)  # never loaded: only bound
+    sized = pipeline(searcher, model, engine="local")._sized_model("更新費用の総額はいくらですか")
+    assert sized.kwargs["max_tokens"] == VALUE_ANSWER_TOKENS
+    assert pipeline(searcher, model, engine="local")._sized_model("防災計画の目的は何ですか") is model

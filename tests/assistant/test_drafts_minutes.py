@@ -190,3 +190,51 @@ def test_bad_requests() -> None:
         MinutesRequest(transcript="x", style="自由形式")
     with pytest.raises(TranscriptError):
         draft_minutes(MinutesRequest(transcript="WEBVTT\n\n"))
+
+
+RAW_VTT = """WEBVTT
+
+00:00:00.000 --> 00:00:04.000
+<v 話者1>えー ただいまの出席議員は二十二名であります</v>
+
+00:00:04.300 --> 00:00:08.000
+<v 話者1>会期は本日から三月十八日までの二十六日間といたしたいと思います</v>
+
+00:00:08.300 --> 00:00:12.000
+<v 話者2>あの 報告第一号について三点ほどお伺いします まず一点目 給付金の支給状況は</v>
+"""
+LONG_TURN = (
+    "本市の公共交通については路線バスの利用者が年々減少しておりデマンド交通の導入を含めて地域の実情に合った"
+    "移動手段の確保を検討していく必要があると考えておりその具体的な方策として来年度に実証運行を行う予定であり"
+    "地域の皆様の御意見を伺いながら進めてまいる所存であります"
+)
+
+
+def test_verbatim_from_a_raw_transcript_gets_digits_and_sentences() -> None:
+    """Whisper-like input: no punctuation, spoken numerals, tool labels, fillers → a readable record."""
+    draft = draft_minutes(MinutesRequest(transcript=RAW_VTT, style="逐語整文"))
+    turns = draft.sections.verbatim
+    assert [u.speaker for u in turns] == ["話者1", "話者2"]
+    assert turns[0].text == "ただいまの出席議員は22名であります。会期は本日から3月18日までの26日間といたしたいと思います。"
+    assert turns[1].text.startswith("報告第1号について3点ほどお伺いします。まず1点目、給付金")
+    assert "えー" not in draft.markdown and "あの" not in draft.markdown
+    assert draft.engine == "extractive"
+
+
+@pytest.mark.parametrize(
+    ("reply", "accepted"),
+    [
+        (lambda _s, user: user.replace("しており", "しており、").replace("考えており", "考えており、"), True),
+        (lambda _s, user: user.replace("検討", "研究"), False),  # a changed word: never in a 逐語 record
+    ],
+    ids=["punctuation-only", "changed-word"],
+)
+def test_verbatim_model_may_only_add_punctuation(reply: Callable[[str, str], str], accepted: bool) -> None:
+    model = ScriptedChatModel(reply=reply)
+    draft = draft_minutes(MinutesRequest(transcript=f"佐藤課長: {LONG_TURN}", style="逐語整文"), model)
+    text = draft.sections.verbatim[0].text
+    if accepted:
+        assert "減少しており、デマンド" in text and draft.engine == "llm"
+    else:
+        assert text == LONG_TURN + "。" and "研究" not in text
+        assert draft.engine == "extractive" and any("抽出" in w for w in draft.warnings)

@@ -9,7 +9,12 @@ import pytest
 from tests.assistant.test_drafts_minutes import ScriptedChatModel
 from tests.helpers import DATA
 from yakuba.assistant.drafts.common import number_values, unsupported_numbers
-from yakuba.assistant.drafts.pr_article import PRArticleRequest, draft_pr_article, easy_japanese
+from yakuba.assistant.drafts.pr_article import (
+    SUGGEST_THRESHOLD,
+    PRArticleRequest,
+    draft_pr_article,
+    easy_japanese,
+)
 from yakuba.retriever.search import Passage
 from yakuba.retriever.tokenize import tokenize
 
@@ -133,17 +138,23 @@ def test_corpus_citations_for_supported_facts() -> None:
     assert draft.flags == []
 
 
-def test_corpus_background_fills_thin_notes_with_citations() -> None:
+def test_related_corpus_sentences_are_suggested_not_merged() -> None:
+    """Thin notes are not padded: related corpus sentences come back as suggestions with their source."""
     plain = draft_pr_article(PRArticleRequest(notes=NOTES, target_chars=500, contact=CONTACT, use_corpus=False))
-    filled = draft_pr_article(PRArticleRequest(notes=NOTES, target_chars=500, contact=CONTACT), search=corpus_search)
-    assert filled.char_count > plain.char_count
-    added = [s for s in re.split(r"(?<=。)", filled.body) if re.search(r"\[\d\]", s) and s not in NOTES]
-    assert added, filled.body
-    for sentence in added:
-        n = int(re.search(r"\[(\d)\]", sentence).group(1))
-        source = next(c for c in filled.citations if c.n == n)
-        assert re.sub(r"\[\d\]", "", sentence).strip() in next(p.text for p in CORPUS if p.chunk_id == source.chunk_id)
-    assert filled.flags == []
+    drafted = draft_pr_article(PRArticleRequest(notes=NOTES, target_chars=500, contact=CONTACT), search=corpus_search)
+    assert drafted.char_count == plain.char_count  # nothing merged by itself
+    assert drafted.suggestions, drafted
+    cited = {c.chunk_id: c.n for c in drafted.citations}
+    for suggestion in drafted.suggestions:
+        assert suggestion.text not in drafted.markdown
+        source = next(p for p in CORPUS if p.chunk_id == suggestion.chunk_id)
+        assert suggestion.text in source.text and suggestion.label.startswith(source.title)
+        # a passage already cited keeps its number; a new one continues after the citations
+        assert suggestion.n == cited.get(suggestion.chunk_id, suggestion.n) and suggestion.n >= 1
+        assert suggestion.chunk_id in cited or suggestion.n > len(drafted.citations)
+        assert suggestion.relevance >= SUGGEST_THRESHOLD and suggestion.shared_terms
+    assert any("追加候補" in w for w in drafted.warnings)
+    assert drafted.flags == []
 
 
 def test_use_corpus_false_and_failing_search() -> None:
@@ -223,3 +234,75 @@ def test_background_skips_sentences_that_share_only_generic_words() -> None:
     filled = draft_pr_article(PRArticleRequest(notes=NOTES, target_chars=500, contact=CONTACT), search=search)
     assert "キャッチアップ" not in filled.body
     assert all(c.doc_id != "shisei.pdf" for c in filled.citations)
+    assert all("キャッチアップ" not in s.text for s in filled.suggestions)
+
+
+def test_interview_quotes_are_verbatim_with_the_speaker() -> None:
+    """The 話し手's remark in 「」 as said (fillers aside), with who said it; the 聞き手 is never quoted."""
+    draft = draft_pr_article(PRArticleRequest(notes=INTERVIEW, target_chars=600, contact=CONTACT))
+    assert draft.quotes and all(q.speaker == "鈴木" for q in draft.quotes)
+    spoken = re.sub(r"えー、|えっと、|あの、|その、|まあ、|うーん、", "", INTERVIEW)
+    for quote in draft.quotes:
+        assert quote.text in spoken  # verbatim
+        assert f"「{quote.text}」" in draft.body
+        assert draft.body.count(quote.text) == 1  # not repeated as a plain body sentence
+    assert "鈴木は「ぜひ、親子で気軽に参加してください」と話しています。" in draft.body
+    assert "教えてください" not in draft.markdown  # the interviewer's questions are left out
+
+
+def test_quote_survives_the_easy_japanese_rewrite_and_takes_the_given_name() -> None:
+    draft = draft_pr_article(
+        PRArticleRequest(notes=INTERVIEW, target_chars=400, style="やさしい日本語", speaker_name="防災士の鈴木さん")
+    )
+    assert [q.speaker for q in draft.quotes] == ["防災士の鈴木さん"]
+    assert f"防災士の鈴木さんは「{draft.quotes[0].text}」と話しています。" in draft.body
+
+
+@pytest.mark.integration
+def test_library_notes_are_not_padded_with_other_subjects() -> None:
+    """The screenshot case (docs/screenshots/pr-article.png) on the documents it was taken with: library
+    reopening notes over Nankoku's 市政報告 (介護人材の育成), the library ordinance and a Kiryu 一般質問
+    day (キャッチアップ接種, 学習室). Nothing from them is merged, and nothing off the subject is offered."""
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    from yakuba.evals.drafts import passage_search, sentence_passages
+
+    corpora = DATA.parents[1] / "corpora"
+    passages = []
+    for name in ("南国市/市政報告_第444回定例会.pdf", "南国市/議案第12号_南国市立図書館設置条例_全部改正.pdf"):
+        for n, page in enumerate(PdfReader(corpora / name).pages, 1):
+            text = unicodedata.normalize("NFKC", page.extract_text() or "")
+            text = re.sub(r"(?<=[^\x00-\x7f])\s+(?=[^\x00-\x7f])", "", text)
+            passages += sentence_passages(name, name.split("/")[1], text, n)
+    kiryu = corpora / "議会会議録" / "桐生市議会" / "令和4年第4回定例会" / "2022-12-22_第3号_一般質問.txt"
+    passages += sentence_passages(kiryu.stem, kiryu.stem, kiryu.read_text(encoding="utf-8"))
+    passages += sentence_passages("窓口案内.md", "市民課窓口のご案内", "市民課の窓口は平日の午前8時30分から午後5時15分まで開いています。")
+    notes = (
+        "・市立図書館が令和7年5月1日にリニューアルオープン\n・開館時間は午前9時から午後8時（月曜休館）\n"
+        "・学習室（40席）と子ども向けの読み聞かせコーナーを新設\n・オープン当日は館内ツアーを実施（申込不要）"
+    )
+    draft = draft_pr_article(
+        PRArticleRequest(notes=notes, contact="生涯学習課 図書館係 電話 088-000-0000"), search=passage_search(passages)
+    )
+    for foreign in ("介護", "キャッチアップ", "市民課の窓口", "全部を改正"):
+        assert foreign not in draft.markdown
+        assert all(foreign not in s.text for s in draft.suggestions)
+    assert "開館時間は午前9時から午後8時(月曜休館)。学習室(40席)" in draft.lead  # one note line, one sentence
+    assert all(s.relevance >= SUGGEST_THRESHOLD for s in draft.suggestions)
+
+
+def test_model_rewrite_that_drops_a_fact_is_not_used() -> None:
+    """A fluent rewrite without 「42組」 reads well and loses a fact: the extractive body stays."""
+
+    def forgetful(system: str, user: str) -> str:
+        if "リード" in system:
+            return "市は、夏休みに親子で災害への備えを学ぶ教室を開きます。"
+        return re.sub(r"昨年は42組の親子が参加し、", "", user)
+
+    draft = draft_pr_article(
+        PRArticleRequest(notes=NOTES, target_chars=300, contact=CONTACT), ScriptedChatModel(reply=forgetful, seen=[])
+    )
+    assert "42組" in draft.markdown and draft.engine == "llm+extractive"
+    assert any("dropped_numbers:42" in w for w in draft.warnings)

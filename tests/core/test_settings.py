@@ -22,10 +22,10 @@ def test_default_model_and_fusion_by_doc_type(monkeypatch: pytest.MonkeyPatch, t
     for name in ("YAKUBA_EMBEDDING_MODEL", "YAKUBA_FUSION_DENSE_WEIGHT_BY_DOC_TYPE", "YAKUBA_DENSE_QUERY"):
         monkeypatch.delenv(name, raising=False)
     defaults = Settings()
-    assert defaults.embedding_model == "multilingual-e5-small-council" and defaults.dense_query == "auto"
+    assert defaults.embedding_model == "multilingual-e5-small-council-onnx-fp32" and defaults.dense_query == "auto"
     assert defaults.fusion_dense_weight_by_doc_type is None and defaults.fusion_dense_weight == 0.25
-    # None = the model's own: the council model trusts dense more on minutes, other models do not
-    assert FusionConfig.from_settings(defaults).dense_weight_by_doc_type == {"議会会議録": 3.0}
+    # None = the model's own; none has per-type weights since issue #16 (3.0 for minutes did not transfer)
+    assert FusionConfig.from_settings(defaults).dense_weight_by_doc_type == {}
     monkeypatch.setenv("YAKUBA_EMBEDDING_MODEL", "yakuba-static-ja")
     assert FusionConfig.from_settings(Settings()).dense_weight_by_doc_type == {}
     monkeypatch.setenv("YAKUBA_FUSION_DENSE_WEIGHT_BY_DOC_TYPE", '{"総合計画": 1.5}')

@@ -13,6 +13,7 @@ from yakuba.core.paths import shared_dir
 from yakuba.core.types import DocType, DocumentLoadError
 from yakuba.ingest.clean import MOJIBAKE_LINE_SCORE, clean_pages, mojibake_score
 from yakuba.ingest.loaders import SUPPORTED_SUFFIXES, load_path
+from yakuba.ingest.ocr import ocr_available
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -233,9 +234,14 @@ def test_docx_headings_and_tables():
         "## 1 住民票の写しの交付",
         "",
         "本人確認書類を確認してから交付します。",
-        "手数料 | 1通300円",
-        "受付時間 | 8時30分から17時15分",
     ]
+    # The table is its own chunk material (ingest/tables.py), not "cell | cell" lines in the text;
+    # its first row is data (「1通300円」), so the table has no header row.
+    [table] = doc.tables
+    assert table.number == 1 and table.page is None
+    assert table.caption == "本人確認書類を確認してから交付します。"
+    assert table.header == ["", ""]
+    assert table.rows == [["手数料", "1通300円"], ["受付時間", "8時30分から17時15分"]]
 
 
 def test_docx_defects(tmp_path: Path):
@@ -261,11 +267,14 @@ def test_html_content_without_chrome():
         "",
         "## 収集日一覧",
         "",
-        "地区 | 燃やせるごみ | 資源ごみ",
-        "北地区 | 月・木 | 第2水曜日",
-        "",
         "- 粗大ごみは予約制です。",
     ]
+    [table] = doc.tables
+    assert (table.caption, table.header, table.rows) == (
+        "収集日一覧",
+        ["地区", "燃やせるごみ", "資源ごみ"],
+        [["北地区", "月・木", "第2水曜日"]],
+    )
     for chrome in ("メニュー", "公式サイト", "くらし", "Copyright", "color"):
         assert chrome not in text
 
@@ -340,8 +349,22 @@ def test_shared_aes_empty_password(name: str):
 
 
 @needs_shared
-def test_shared_scanned_pdf():
+def test_shared_scanned_pdf_without_ocr(monkeypatch: pytest.MonkeyPatch):
+    # Without the OCR engine (here: switched off) the old message stays.
+    monkeypatch.setenv("YAKUBA_OCR_ENABLED", "false")
     assert _error(SHARED / "otoineppu/R4rakuhyousetsujikoboushi.pdf").code == "no_text_layer"
+
+
+@needs_shared
+def test_shared_scanned_pdf_is_ocrd():
+    if not ocr_available():
+        pytest.skip("tesseract with the jpn model is not installed (make ocr)")
+    [doc] = load_path(SHARED / "otoineppu/R4rakuhyousetsujikoboushi.pdf")
+    [page] = doc.pages
+    assert page.page == 1 and page.ocr_confidence is not None and page.ocr_confidence > 50
+    assert "事故を無くすため、次のことに注意するようお願いいたします" in page.text.replace(" ", "")
+    assert "eceooeoo" not in page.text  # a dotted frame read as letters is dropped
+    assert any("OCR" in w for w in doc.warnings)
 
 
 @needs_shared

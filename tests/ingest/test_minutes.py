@@ -381,3 +381,86 @@ def test_session_plus_day_gives_a_date() -> None:
     assert wareki_to_iso("令和4年第1回定例会02月21日") == "2022-02-21"
     assert wareki_to_iso("2023年度 5月1日") == "2023-05-01"
     assert wareki_to_iso("令和元年第1回定例会4月1日") is None
+
+
+# ------------------------------------------------------------------ other cities' layouts (issue #15)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("○議長　山田太郎君", ("○", "議長", None, "山田太郎")),
+        ("○市長　鈴木 一郎君　お答えします。", ("○", "市長", None, "鈴木一郎")),
+        ("〇３番　佐藤花子君", ("〇", "議員", 3, "佐藤花子")),
+        ("〇山田太郎君　質問いたします。", ("〇", "議員", None, "山田太郎")),
+        ("◎田中委員長　ただいまから委員会を開きます。", ("◎", "委員長", None, "田中")),
+        ("◆佐々木委員　質疑します。", ("◆", "委員", None, "佐々木")),
+    ],
+)
+def test_other_speaker_layouts(line: str, expected: tuple[str, str, int | None, str]) -> None:
+    parsed = parse_minutes(f"{line}\n本文です。")
+    [turn] = parsed.turns
+    assert (turn.marker, turn.role, turn.seat, turn.speaker) == expected
+    assert turn.text.endswith("本文です。")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["○副議長　これより会議を開きます。", "○総務部長君", "○補正予算（第８号）の概要について君"],
+)
+def test_other_layouts_do_not_take_non_speakers(line: str) -> None:
+    turns = parse_minutes(f"{line}\n本文").turns
+    assert all(t.speaker != "総務部長" and "補正予算" not in t.speaker for t in turns)
+    if line.startswith("○副議長"):
+        assert [(t.role, t.speaker) for t in turns] == [("副議長", "")]
+
+
+BARE_LAYOUT = """令和６年第２回やくば町議会定例会会議録（第１号）
+開議　午前１０時
+
+議長（山田太郎君）
+ただいまから本日の会議を開きます。
+日程第１、一般質問を行います。
+
+３番（佐藤花子君）
+防災行政無線について伺います。
+聞こえにくい地区があると聞いています。
+
+町長（鈴木一郎君）
+お答えします。
+戸別受信機の配布を進めます。
+"""
+
+
+def test_speaker_alone_on_a_line_without_marker() -> None:
+    parsed = parse_minutes(BARE_LAYOUT)
+    assert [(t.role, t.seat, t.speaker) for t in parsed.turns] == [
+        ("議長", None, "山田太郎"),
+        ("議員", 3, "佐藤花子"),
+        ("町長", None, "鈴木一郎"),
+    ]
+    assert parsed.turns[1].text == "防災行政無線について伺います。\n聞こえにくい地区があると聞いています。"
+    assert parsed.session == "令和6年第2回定例会"
+    assert looks_like_minutes(BARE_LAYOUT.split("\n", 1)[1])  # without the 会議録 title line too
+    # A plan's member list in the same shape is no minutes: no council words, no speeches.
+    roster = "推進委員会名簿\n会長（山田太郎）\n副会長（鈴木一郎）\n委員（佐藤花子）"
+    assert not looks_like_minutes(roster.replace("委員会", "協議"))
+
+
+def test_bare_lines_are_ignored_in_marked_minutes() -> None:
+    text = "○議長（北川久人）\n開会します。\n議長（北川久人）\n説明員の欄です。"
+    assert [t.speaker for t in parse_minutes(text).turns] == ["北川久人"]
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["令和6年第1回定例会 議決結果", "議案等審議結果・議員別賛否一覧", "表決結果（令和6年3月定例会）"],
+)
+def test_vote_records_are_council_documents(title: str) -> None:
+    assert detect_doc_type(title, "") is DocType.COUNCIL_MINUTES
+    assert detect_doc_type("", f"{title}\n議案第1号 やくば町税条例の一部改正 原案可決") is DocType.COUNCIL_MINUTES
+
+
+def test_a_vote_table_makes_a_council_document() -> None:
+    assert detect_doc_type("R6-03.pdf", "本会議の結果") is DocType.OTHER
+    assert detect_doc_type("R6-03.pdf", "本会議の結果", has_vote_table=True) is DocType.COUNCIL_MINUTES

@@ -107,3 +107,87 @@ def test_fusion_defaults_are_the_settings_defaults(settings) -> None:
     from yakuba.retriever.search import FusionConfig
 
     assert FusionConfig() == FusionConfig.from_settings(settings)
+
+
+# -- issue #16: fusion that holds in every town ----------------------------------------------------
+from yakuba.retriever.fusion import ChunkInfo, collapse_duplicates, prefer_towns  # noqa: E402
+from yakuba.retriever.search import FusionConfig, content_chars  # noqa: E402
+
+NANKOKU = ChunkInfo(doc_id="南国市/提案理由.pdf", municipality="南国市", chars=300)
+KIRYU = ChunkInfo(doc_id="桐生市議会/2022-12-22.txt", municipality="桐生市", chars=300)
+LAW = ChunkInfo(doc_id="モデル就業規則.pdf", chars=300)
+
+
+def test_prefer_towns_moves_other_towns_behind() -> None:
+    fused = [("k1", 0.9), ("law", 0.8), ("n1", 0.7), ("k2", 0.6), ("n2", 0.5)]
+    info = {"k1": KIRYU, "k2": KIRYU, "n1": NANKOKU, "n2": NANKOKU, "law": LAW}
+    assert [c for c, _ in prefer_towns(fused, info, ["南国市"])] == ["law", "n1", "n2", "k1", "k2"]
+    # no town named, or a town none of the candidates belongs to: untouched
+    assert prefer_towns(fused, info, []) == fused
+    assert prefer_towns(fused, info, ["日野町"]) == fused
+    # a chunk fusion knows nothing about keeps its place
+    assert [c for c, _ in prefer_towns([("x", 1.0), *fused], info, ["桐生市"])][:3] == ["x", "k1", "law"]
+
+
+def test_collapse_duplicates_keeps_the_best_copy() -> None:
+    same = ChunkInfo(text_key="t-procedural", chars=7)
+    info = {"a": same, "b": ChunkInfo(text_key="t-other"), "c": same, "d": same}
+    hits, also_in = collapse_duplicates([("a", 3.0), ("b", 2.0), ("c", 1.0), ("d", 0.5), ("e", 0.1)], info)
+    assert hits == [("a", 3.0), ("b", 2.0), ("e", 0.1)]
+    assert also_in == {"a": ["c", "d"]}
+
+
+def test_content_chars_ignores_the_speaker_label() -> None:
+    assert content_chars("○議長（北川久人）\n市民生活部長。") == 7
+    assert content_chars("◎市民生活部長（鈴木一郎）　お答えいたします。") == 9
+    assert content_chars("本町は　防災無線を\n更新する。") == 13
+
+
+def test_short_chunks_get_no_dense_credit_and_named_towns_win() -> None:
+    rankings = {"dense": [("short", 0.95), ("k1", 0.9), ("n1", 0.5)], "bm25": [("n1", 9.0), ("k1", 3.0)]}
+    info = {"short": ChunkInfo(chars=7, doc_id="x", doc_type="議会会議録"), "k1": KIRYU, "n1": NANKOKU}
+    config = FusionConfig(method="rrf", dense_weight=1.0, rrf_k=60, short_chunk_chars=40)
+    fused = dict(config.fuse(rankings, info))
+    assert "short" not in fused  # its only credit was dense
+    assert fused["k1"] == pytest.approx(1 / 62 + 1 / 62) and fused["n1"] == pytest.approx(1 / 63 + 1 / 61)
+    unguarded = dict(FusionConfig(method="rrf", dense_weight=1.0, short_chunk_chars=0).fuse(rankings, info))
+    assert unguarded["short"] == pytest.approx(1 / 61)
+    # the question names 南国市: 桐生市's chunk goes behind although it fused higher
+    minmax = FusionConfig(method="minmax", dense_weight=3.0)
+    assert [c for c, _ in minmax.fuse(rankings, info)][:2] == ["k1", "n1"]
+    named = minmax.fuse(rankings, info, query="南国市の補正予算の規模は？")
+    assert [c for c, _ in named] == ["n1", "short", "k1"]  # short: score 0, but of no other town
+    assert FusionConfig(method="minmax", dense_weight=3.0, prefer_named_town=False).fuse(
+        rankings, info, query="南国市の補正予算の規模は？") == minmax.fuse(rankings, info)
+
+
+def test_top_z_measures_how_far_the_best_stands_out() -> None:
+    from yakuba.retriever.fusion import top_z
+
+    assert top_z([("a", 10.0), ("b", 1.0), ("c", 1.0), ("d", 1.0)]) == pytest.approx((10 - 3.25) / math.sqrt(15.1875))
+    assert top_z([("a", 1.0), ("b", 1.0), ("c", 1.0)]) == 0.0  # flat: no confidence
+    assert top_z([("a", 5.0), ("b", 1.0)]) == 0.0  # too short to tell
+
+
+def test_confident_interleave_alternates_the_lists_most_confident_first() -> None:
+    from yakuba.retriever.fusion import confident_interleave
+
+    peaked = [("p1", 10.0), ("p2", 1.0), ("p3", 1.0), ("p4", 1.0)]  # top_z ≈ 1.73
+    flat = [("f1", 3.0), ("p2", 2.9), ("f3", 2.8), ("f4", 2.7)]  # top_z ≈ 1.34
+    fused = confident_interleave({"dense": flat, "bm25": peaked})
+    assert [c for c, _ in fused] == ["p1", "f1", "p2", "p3", "f3", "p4", "f4"]  # repeats skipped
+    assert [s for _, s in fused] == [pytest.approx(1 / n) for n in range(1, 8)]
+    # a head start for dense lets it lead; an id with weight 0 takes no part
+    led = confident_interleave({"dense": flat, "bm25": peaked}, {"dense": 1.0}, id_weights={"dense": {"f1": 0.0}})
+    assert [c for c, _ in led][:3] == ["p2", "p1", "f3"]
+    assert confident_interleave({}) == [] and confident_interleave({"dense": []}) == []
+
+
+def test_interleave_config_applies_the_short_chunk_rule_and_towns() -> None:
+    rankings = {"dense": [("short", 0.95), ("k1", 0.9), ("n1", 0.5)], "bm25": [("n1", 9.0), ("k1", 3.0), ("x", 1.0)]}
+    info = {"short": ChunkInfo(chars=7, doc_type="議会会議録"), "k1": KIRYU, "n1": NANKOKU}
+    config = FusionConfig(method="interleave", interleave_dense_bias=5.0)
+    assert [c for c, _ in config.fuse(rankings, info)] == ["k1", "n1", "x"]  # dense leads, without "short"
+    assert [c for c, _ in config.fuse(rankings, info, query="南国市の予算")] == ["n1", "x", "k1"]
+    muted = FusionConfig(method="interleave", dense_weight=0.0).fuse(rankings, info)
+    assert [c for c, _ in muted] == ["n1", "k1", "x"]  # a list with weight 0 takes no part

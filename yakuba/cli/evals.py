@@ -161,3 +161,81 @@ def eval_compare(
     (console if console.width >= 96 else Console(width=96)).print(table)
     if written:
         console.print(f"保存しました / written: {written['md']}, {written['json']}")
+
+
+DRAFT_TASKS = ("verbatim", "summary", "pr")
+
+
+def eval_drafts(
+    verbatim: Annotated[int, typer.Option("--verbatim", help="逐語整文の件数（6発言ずつ） / verbatim windows")] = 24,
+    summary_days: Annotated[int, typer.Option("--summary-days", help="要点筆記の一般質問日数 / summary days")] = 4,
+    articles: Annotated[
+        int | None, typer.Option("--articles", help="広報記事の件数（既定: すべて） / newsletter articles")
+    ] = None,
+    local_sample: Annotated[
+        int,
+        typer.Option("--local-sample", help="ローカルモデルで下書きする各タスクの件数（0 で抽出のみ） / local cases"),
+    ] = 2,
+    task: Annotated[
+        list[str] | None, typer.Option("--task", help="verbatim | summary | pr（複数可、既定: すべて）")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="生の文字起こしを作る乱数の種 / generator seed")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="最終行に JSON / JSON on the last line")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="レポートの保存先フォルダ / report folder (report.md, report.json)")
+    ] = None,
+) -> None:
+    """議事録・広報記事の下書きを実データで評価（CER・話者・項目・事実） / drafting benchmark on real texts."""
+    from yakuba.evals.drafts import LABELS, TASKS, run_drafts_eval, write_report
+
+    tasks = tuple(task or DRAFT_TASKS)
+    if unknown := [t for t in tasks if t not in DRAFT_TASKS]:
+        raise fail(f"--task は verbatim / summary / pr のいずれかです: {', '.join(unknown)}")
+    if min(verbatim, summary_days, local_sample, articles if articles is not None else 0) < 0:
+        raise fail("件数は 0 以上で指定してください / counts must be 0 or more")
+    settings = load_settings()
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, transient=True)
+    try:
+        with progress:
+            bars: dict[str, int] = {}
+
+            def tick(name: str, done: int, total: int) -> None:
+                if name not in bars:
+                    bars[name] = progress.add_task(name, total=total)
+                progress.update(bars[name], completed=done, total=total)
+
+            result = run_drafts_eval(
+                settings, verbatim_cases=verbatim, summary_days=summary_days, articles=articles,
+                local_sample=local_sample, seed=seed, tasks=tasks, progress=tick,
+            )  # fmt: skip
+    except YakubaError as exc:
+        raise fail_error(exc, code=1) from exc
+    if report is not None:
+        written = write_report(result, report)
+        err.print(f"レポートを保存しました / report written: {written['md']}")
+    if local_sample and result.local_status != "ok":
+        err.print(f"[yellow]ローカルモデルを使えないため抽出のみ / local model unavailable: {result.local_status}[/]")
+    aggregates = result.aggregates()
+    if as_json:
+        sys.stdout.write(json.dumps(aggregates, ensure_ascii=False) + "\n")
+        return
+    for name, engines in aggregates.items():
+        table = Table(title=f"{TASKS[name]} / {name}", box=box.SIMPLE_HEAD)
+        table.add_column("metric")
+        for engine in engines:
+            table.add_column(engine, justify="right")
+        for metric in next(iter(engines.values())):
+            values = [engines[e].get(metric) for e in engines]
+            table.add_row(LABELS.get(metric, metric), *("—" if v is None else f"{v:.3f}" if isinstance(v, float)
+                                                       else str(v) for v in values))
+        console.print(table)
+    if result.calibration:
+        table = Table(title="追加候補の関連度しきい値 / suggestion threshold (same article = on topic)",
+                      box=box.SIMPLE_HEAD)
+        for column in ("threshold", "on topic", "off topic", "precision", "recall"):
+            table.add_column(column, justify="right")
+        for row in result.calibration:
+            table.add_row(str(row.threshold), str(row.on_topic), str(row.off_topic),
+                          *("—" if v is None else f"{v:.3f}" for v in (row.precision, row.recall)))
+        console.print(table)

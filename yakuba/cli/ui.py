@@ -167,9 +167,17 @@ def ui_command(
     console.print(f"接続先 API / API: {settings.api_url}")
     if settings.api_key is None:
         console.print("[yellow]YAKUBA_API_KEY が未設定です。画面の「接続設定」でキーを入力してください。[/]")
+    # Ctrl-C and SIGTERM (a service manager, `kill`) stop Streamlit too, as `yakuba up` does: a plain
+    # subprocess.call would leave it running, orphaned and holding the port, on SIGTERM.
+    processes: list[subprocess.Popen[bytes]] = []
+    _stop_on_signals()
     try:
-        code = subprocess.call(command)
+        processes.append(subprocess.Popen(command))
+        code = processes[0].wait()
     except KeyboardInterrupt:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+        stop(processes)
         code = 0
     raise typer.Exit(code)
 

@@ -58,12 +58,18 @@ class Settings(BaseSettings):
     default_tenant: str = "default"
 
     embedding_model: str = Field(
-        "multilingual-e5-small-council",
+        "multilingual-e5-small-council-onnx-fp32",
         description="A sentence-transformers name or path, or an alias of a model shipped in a package "
-        "(multilingual-e5-small-council = multilingual-e5-small + the committed council-minutes adapter).",
+        "(multilingual-e5-small-council = multilingual-e5-small + the committed council-minutes adapter; "
+        "`-onnx-fp32` = that model run by ONNX Runtime, the same vectors ~1.9x faster; `-onnx-int8` = "
+        "int8-quantised, ~3.5x faster, other vectors: see README).",
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     embedding_device: str = "cpu"
+    embedding_cache: bool = Field(
+        True, description="Remember passage vectors by (model, text hash) under `home`: re-ingest and "
+        "reindex never embed a known text twice, and identical chunks are embedded once."
+    )
     query_threads: int = Field(
         1, ge=0, le=64, description="torch threads when serving queries (0 = torch default); see README."
     )
@@ -89,6 +95,14 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(384, ge=16, le=4096, description="Most tokens one answer may generate.")
     llm_temperature: float = Field(0.1, ge=0, le=2)
     llm_timeout_s: float = Field(120.0, gt=0, description="Give up on one model call after this long.")
+    llm_japanese_only: bool = Field(
+        True, description="Local engine: tokens holding characters Japanese never uses (simplified-only "
+        "hanzi, Hangul, Cyrillic …) cannot be generated (a logits processor built once per model, cached)."
+    )
+    llm_prompt_lookup: int = Field(
+        0, ge=0, le=64, description="Local engine: tokens drafted by prompt-lookup decoding (0 = off; "
+        "benchmarks/llm_latency.py --prompt-lookup measures whether it pays on this machine)."
+    )
     openai_base_url: str | None = Field(None, description="e.g. http://localhost:11434/v1 (Ollama) or vLLM.")
     openai_api_key: SecretStr | None = Field(None, description="Key for the OpenAI-compatible server.")
     openai_api_version: str | None = Field(None, description="Set for Azure OpenAI (e.g. 2024-10-21).")
@@ -115,9 +129,14 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="The key the UI sends to the API.")
     max_upload_mb: float = Field(50.0, gt=0, description="Largest upload the API accepts.")
 
-    # Defaults tuned on both dev sets with a 2-fold check (training/tune_fusion.py, README): on
-    # Japanese text BM25 over Sudachi tokens is the stronger half; dense breaks ties and adds recall.
-    fusion_method: Literal["rrf", "minmax"] = Field("minmax", description="Weighted RRF or min-max score fusion.")
+    # Defaults chosen across five styles of data (training/tune_fusion.py, README, issue #16): which
+    # half is stronger depends on the text (council-tuned dense on minutes, BM25 on Wikipedia/PDFs), so
+    # the default interleaves both lists, the one whose top hit stands out first. The weights below
+    # apply to rrf/minmax/zscore; for interleave only a weight of 0 matters (the list is left out).
+    fusion_method: Literal["rrf", "minmax", "zscore", "interleave"] = Field(
+        "interleave", description="Weighted RRF, min-max / z-score normalised score fusion, or the lists "
+        "interleaved with the more confident one first (retriever.fusion.confident_interleave)."
+    )
     fusion_dense_weight: float = Field(0.25, ge=0, description="Weight of the dense list in fusion.")
     # None = the embedding model's own (retriever.search.MODEL_DOC_TYPE_WEIGHTS): the council model
     # beats BM25 on minutes, so minutes chunks trust it more; {} = fusion_dense_weight everywhere.
@@ -127,10 +146,39 @@ class Settings(BaseSettings):
     fusion_bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 list in fusion.")
     fusion_rrf_k: int = Field(60, ge=1, description="RRF constant k: larger flattens rank differences.")
     fusion_candidates: int = Field(50, ge=1, le=1000, description="Candidates taken from each list.")
+    fusion_interleave_dense_bias: float = Field(
+        1.0, description="interleave: dense takes the first place unless BM25's top stands out by more than "
+        "this many standard deviations beyond dense's (retriever.fusion.top_z)."
+    )
+    fusion_short_chunk_chars: int = Field(
+        40, ge=0, le=1000, description="Chunks with less content (speaker label aside) get no dense credit."
+    )
+    fusion_prefer_named_town: bool = Field(
+        True, description="A question naming a town ranks other towns' documents after the rest."
+    )
 
     chunk_size: int = Field(500, ge=100, le=4000, description="Target chunk length in characters.")
     chunk_overlap: int = Field(80, ge=0, le=1000, description="Overlap between chunks in characters.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+    # OCR of PDF pages without a text layer (ingest/ocr.py; needs Debian's tesseract-ocr-jpn).
+    ocr_enabled: bool = Field(True, description="OCR scanned PDF pages when tesseract is installed.")
+    pdf_tables: bool = Field(
+        True, description="Extract ruled PDF tables as their own chunks (pdfplumber, ~40-150 ms per ruled page)."
+    )
+    ocr_max_pages: int = Field(30, ge=0, description="Most pages OCR'd per document (about 5 s per page).")
+    # Per-file parse limits (ingest/loaders/limits.py): one bad file fails alone, the rest ingests.
+    parse_isolation: bool = Field(
+        True, description="Parse each file in a worker process under the time and memory limits below."
+    )
+    parse_timeout_s: float = Field(300.0, gt=0, description="Give up parsing one file after this long.")
+    parse_memory_mb: int = Field(2048, ge=64, description="Most memory one file's parse may add (RLIMIT_AS).")
+    max_pages: int = Field(3000, ge=1, description="PDFs with more pages than this are refused.")
+    archive_max_expanded_mb: float = Field(
+        200.0, gt=0, description="Largest total a .docx (a zip) may expand to; beyond it is a zip bomb."
+    )
+    archive_max_ratio: float = Field(
+        100.0, gt=1, description="Largest expansion ratio of one zip member of 1 MB or more."
+    )
 
     @field_validator("model_cache", mode="before")
     @classmethod
@@ -197,8 +245,14 @@ class Settings(BaseSettings):
         return self.home / "audit.sqlite"
 
     def ensure_home(self) -> None:
+        """Create the home for a server or CLI run, private to its owner: state created from now on
+        is 0600/0700 (umask), and anything an older version left readable is tightened."""
+        from yakuba.core.files import restrict_umask, secure_tree
+
+        restrict_umask()
         for path in (self.home, self.log_path):
             path.mkdir(parents=True, exist_ok=True)
+        secure_tree(self.home)
 
 
 @lru_cache(maxsize=1)

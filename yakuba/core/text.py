@@ -27,3 +27,13 @@ def split_sentences(text: str) -> list[str]:
         if piece:
             sentences.append(piece)
     return sentences
+
+
+# Characters XML 1.0 cannot hold (C0 controls but tab/newline/CR, lone surrogates, U+FFFE/U+FFFF): a
+# .docx or .xlsx writer refuses a whole report for one of them, and uploaded files do contain them.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters an Office document cannot store."""
+    return _NOT_XML.sub("", text)

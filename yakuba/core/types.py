@@ -62,6 +62,24 @@ class PageText(BaseModel):
 
     page: int | None = Field(None, description="1-based page number; None for formats without pages")
     text: str
+    ocr_confidence: float | None = Field(
+        None, description="Mean OCR word confidence (0-100) when the text came from OCR; None otherwise"
+    )
+
+
+class ExtractedTable(BaseModel):
+    """A table as a loader found it (PDF ruling, docx, html): cleaned cells, one header per column.
+
+    Kept apart from the page text so that the chunker can write it as its own chunks (Markdown
+    plus one sentence per row) instead of the label and number fragments text extraction gives.
+    """
+
+    number: int = Field(description="1-based position of the table in the document")
+    page: int | None = None
+    caption: str | None = Field(None, description="The line just above the table (its title), if any")
+    header: list[str] = Field(description="One label per column (multi-row headers joined)")
+    rows: list[list[str]] = Field(description="Body rows, each as long as `header`")
+    ocr_confidence: float | None = None
 
 
 class LoadedDocument(BaseModel):
@@ -73,6 +91,7 @@ class LoadedDocument(BaseModel):
     file_format: str
     doc_type: DocType | None = None
     pages: list[PageText]
+    tables: list[ExtractedTable] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     content_hash: str = ""

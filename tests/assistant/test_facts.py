@@ -1,0 +1,128 @@
+"""Item-level fact checks and the extractive engine's choice of sentence, over the real 提案理由 PDF
+(南国市 第444回定例会: 25 議案, each with its own amounts, periods and names) as the ingest pipeline
+loads, cleans and chunks it — the document where a model quoted the neighbouring 議案's amount."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.helpers import ROOT
+from yakuba.assistant.citations import claim_pieces
+from yakuba.assistant.extractive import compose, select_sentences
+from yakuba.assistant.facts import asks_for, check_facts, designators, extract_facts, parse_number
+from yakuba.assistant.relevance import question_tokens
+from yakuba.core.types import DocType
+from yakuba.ingest.chunk import chunk_document
+from yakuba.ingest.clean import clean_pages
+from yakuba.ingest.loaders import load_path
+from yakuba.retriever.search import Passage
+
+PROPOSALS = ROOT / "corpora" / "南国市" / "提案理由_第444回定例会.pdf"
+
+
+@pytest.fixture(scope="module")
+def proposals() -> list[Passage]:
+    document = load_path(PROPOSALS)[0]
+    document = document.model_copy(update={"pages": clean_pages(document.pages)})
+    chunks = chunk_document(document, DocType.OTHER, size=500, overlap=80)
+    return [
+        Passage(chunk_id=f"p#{c.chunk_index}", doc_id=PROPOSALS.name, title="提案理由", doc_type="その他",
+                text=c.text, page=c.page, heading=c.heading, score=1.0 - 0.01 * c.chunk_index)
+        for c in chunks
+    ]
+
+
+def _about(passages: list[Passage], *numbers: int) -> dict[int, Passage]:
+    """The chunks whose section is one of the given 議案, numbered [1], [2] … in that order."""
+    chosen = []
+    for number in numbers:
+        chosen += [p for p in passages if p.heading and p.heading.startswith(f"議案第{number}号") and p not in chosen]
+    return {n: p for n, p in enumerate(chosen, start=1)}
+
+
+def _check(answer: str, question: str, passages: dict[int, Passage]):  # type: ignore[no-untyped-def]
+    return check_facts(claim_pieces(answer), question, passages, question_tokens(question))
+
+
+# -- normalisation ------------------------------------------------------------------------------------
+def test_numbers_read_the_same_however_written() -> None:
+    assert parse_number("1,192,893千") == Decimal(1_192_893_000)
+    assert parse_number("14万7千") == parse_number("147千") == Decimal(147_000)
+    assert parse_number("一億二千万") == Decimal(120_000_000)
+    assert parse_number("三百二十五") == Decimal(325)
+
+    def values(text: str) -> list[tuple[str, str]]:
+        return [(f.kind, f.value) for f in extract_facts(text, names=False)]
+
+    assert values("934千円") == values("９３万４千円") == [("money", "934000")]
+    assert values("令和８年度から１０年間") == [("year", "2026"), ("number", "10")]
+    assert values("2026年度") == [("year", "2026")]
+    assert values("R8年度") == [("year", "2026")]
+    assert values("３％以内から４％以内") == [("percent", "3"), ("percent", "4")]
+    assert values("令和８年３月３１日") == [("year", "2026"), ("date", "3-31")]
+    assert values("障害者自立支援給付事業費 2 90 ,6 74 千円") == [("money", "290674000")]  # spaced-out PDF digits
+    assert designators("議案第２２号：南国市人権擁護委員の推薦について") == {"号": {22}}
+
+
+def test_question_kinds() -> None:
+    assert asks_for("国民健康保険特別会計補正予算の規模はいくらですか") == "money"
+    assert asks_for("総合計画の計画期間は？") == "year"
+    assert asks_for("推薦された人権擁護委員は誰ですか") == "name"
+    assert asks_for("企業債の利率の上限は何%ですか") == "percent"
+    assert asks_for("手話言語条例の目的は何ですか") is None
+
+
+# -- the item check -----------------------------------------------------------------------------------
+def test_the_neighbouring_items_amount_is_caught(proposals: list[Passage]) -> None:
+    """The issue's failure: the cited passage holds the number, but under another 議案."""
+    passages = _about(proposals, 1, 2, 3, 4)
+    question = "国民健康保険特別会計補正予算の規模はいくらですか？"
+    wrong = _check("国民健康保険特別会計補正予算の規模は、1,192,893千円の増額です[1][2]。", question, passages)
+    assert [(i.fact.value, i.reason) for i in wrong.issues] == [("1192893000", "wrong_item")]
+    other_account = _check("補正予算の規模は133,826千円の増額です[2]。", question, passages)
+    assert [i.reason for i in other_account.issues] == ["wrong_item"]  # 介護保険's total
+    assert _check("歳入歳出補正予算の規模は、934千円の減額です[2]。", question, passages).issues == []
+    assert _check("規模は93万4千円の減額です[2]。", question, passages).issues == []  # same value, other notation
+    invented = _check("規模は5,000千円の増額です[2]。", question, passages)
+    assert [i.reason for i in invented.issues] == ["not_in_passages"]
+
+
+def test_the_previous_plans_period_is_caught(proposals: list[Passage]) -> None:
+    passages = _about(proposals, 20)  # the chunk that holds 議案第20号 and 第21号
+    question = "第5次南国市総合計画基本構想の計画期間はいつからですか？"
+    assert _check("令和8年度から10年間です[1]。", question, passages).issues == []
+    previous = _check("平成28年度から10年間です[1]。", question, passages)
+    assert [(i.fact.value, i.reason) for i in previous.issues] == [("2016", "wrong_item")]
+
+
+def test_a_name_from_another_bill_is_caught(proposals: list[Passage]) -> None:
+    passages = _about(proposals, 22, 23, 24)
+    question = "議案第22号で推薦された人権擁護委員は誰ですか？"
+    assert _check("髙野知佐子氏が引き続き推薦されました[1]。", question, passages).issues == []
+    wrong = _check("坂野清世氏が推薦されました[2]。", question, passages)
+    assert wrong.issues and {i.reason for i in wrong.issues} == {"wrong_item"}
+
+
+def test_facts_the_question_states_are_not_checked(proposals: list[Passage]) -> None:
+    passages = _about(proposals, 5)
+    question = "令和7年度の水道事業会計補正予算で企業債の利率はどう変わりますか？"
+    report = _check("令和7年度は、企業債の利率を3%以内から4%以内に改めます[1]。", question, passages)
+    assert report.issues == [] and report.checked == 1
+
+
+# -- the extractive engine ----------------------------------------------------------------------------
+def test_extractive_quotes_the_amount_not_the_heading(proposals: list[Passage]) -> None:
+    passages = _about(proposals, 1, 2, 3, 4)
+    text, used = compose("国民健康保険特別会計補正予算の規模はいくらですか？", passages)
+    first = text.split("\n")[0]
+    assert "934千円の減額" in first and passages[used[0]].heading.startswith("議案第2号")
+    assert "国民健康保険特別会計補正予算" in first  # the section is named, so the amount reads with its item
+    assert "1,192,893" not in text
+
+
+def test_extractive_prefers_the_asked_bill(proposals: list[Passage]) -> None:
+    passages = _about(proposals, 22, 23, 24)
+    best = select_sentences("議案第23号で後任として推薦されたのは誰ですか？", passages, max_sentences=1)[0]
+    assert "坂野清世" in best.sentence and best.section and best.section.startswith("議案第23号")
