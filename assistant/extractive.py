@@ -13,7 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from yakuba.assistant.facts import STRICT_KINDS, asked_counter, asks_for, designators, holds_kind
+from yakuba.assistant.facts import (
+    STRICT_KINDS,
+    asked_counter,
+    asks_for,
+    designators,
+    holds_kind,
+    names_another_item,
+)
 from yakuba.assistant.injection import is_instruction
 from yakuba.assistant.relevance import question_tokens
 from yakuba.assistant.text import bigram_recall, compact, split_sentences, truncate
@@ -119,7 +126,7 @@ def select_sentences(
             in_counter = holds and bool(counter) and holds_kind(sentence, wanted, counter)
             if holds and counter and not in_counter:
                 score *= COUNTER_FACTOR  # a number, but not in what was asked (「1,600発」 for 何人)
-            other = bool(asked_items) and _other_item(sentence, section, asked_items)
+            other = bool(asked_items) and names_another_item((sentence, section or ""), asked_items)
             if other:
                 score *= OTHER_ITEM_FACTOR
                 holds = in_counter = False  # another 議案's or year's amount does not answer this one
@@ -148,18 +155,6 @@ def select_sentences(
         chosen.append(candidate)
         used_chars += len(candidate.sentence)
     return chosen
-
-
-def _other_item(sentence: str, section: str | None, asked: dict[str, set[int]]) -> bool:
-    """The sentence (or, when it names none, its section) names another item of an asked kind."""
-    for kind, wanted in asked.items():
-        for text in (sentence, section or ""):
-            named = designators(text).get(kind)
-            if named:
-                if not named & wanted:
-                    return True
-                break
-    return False
 
 
 def _source_phrase(passage: Passage, section: str | None = None) -> str:

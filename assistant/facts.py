@@ -296,18 +296,22 @@ def designators(text: str) -> dict[str, set[int]]:
     return found
 
 
-def _conflicts(clause: Clause, asked: dict[str, set[int]]) -> bool:
-    """The clause names another item of a kind the question pins down (第４次 for 第５次 …).
-
-    The nearest text decides: the clause's own designators, else its sentence's, else its heading's."""
+def names_another_item(texts: Sequence[str], asked: dict[str, set[int]]) -> bool:
+    """`texts`, nearest first, name another item of a kind the question pins down (第４次 for 第５次 …):
+    for each kind the nearest text that names one decides."""
     for kind, wanted in asked.items():
-        for text in (clause.text, clause.sentence, clause.heading):
+        for text in texts:
             named = designators(text).get(kind)
             if named:
                 if not named & wanted:
                     return True
                 break
     return False
+
+
+def _conflicts(clause: Clause, asked: dict[str, set[int]]) -> bool:
+    """The clause's own designators decide, else its sentence's, else its heading's."""
+    return names_another_item((clause.text, clause.sentence, clause.heading), asked)
 
 
 def passage_clauses(n: int, passage: Passage) -> list[Clause]:

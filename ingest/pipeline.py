@@ -289,23 +289,11 @@ class Ingestor:
                 limits=self.limits,
             )
         except DocumentLoadError as error:
-            return FileResult(
-                path=str(path),
-                status="failed",
-                error_code=error.code,
-                message_ja=error.message_ja,
-                message_en=error.message_en,
-            )
+            return _failed(path, error)
         try:
             results = self.ingest_documents(documents)
-        except DocumentLoadError as error:  # a document with nothing to index (see _prepare)
-            return FileResult(
-                path=str(path),
-                status="failed",
-                error_code=error.code,
-                message_ja=error.message_ja,
-                message_en=error.message_en,
-            )
+        except DocumentLoadError as error:  # a file whose one document has nothing to index
+            return _failed(path, error)
         statuses = {r.status for r in results}
         status: Status = "unchanged" if statuses == {"unchanged"} else ("added" if statuses == {"added"} else "updated")
         return FileResult(path=str(path), status=status, documents=results)
@@ -424,6 +412,12 @@ class Ingestor:
     def run(self, paths: Sequence[Path]) -> Iterator[FileResult]:
         for item in discover(paths):
             yield self.ingest_file(item)
+
+
+def _failed(path: Path, error: DocumentLoadError) -> FileResult:
+    return FileResult(
+        path=str(path), status="failed", error_code=error.code, message_ja=error.message_ja, message_en=error.message_en
+    )
 
 
 def _tag_municipality(document: LoadedDocument, chunks: Sequence[Chunk]) -> None:
