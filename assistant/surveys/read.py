@@ -18,6 +18,8 @@ from pathlib import Path
 
 from yakuba.core.errors import InvalidInputError
 from yakuba.core.text import xml_safe
+from yakuba.core.types import DocumentLoadError
+from yakuba.ingest.loaders.archive import check_archive
 
 ENCODINGS = ("utf-8-sig", "cp932", "euc_jp")
 _NUMBERISH = re.compile(r"^[\s\d.,:/\-+年月日時分秒]*$")
@@ -134,6 +136,10 @@ def _cell(value: object) -> str | None:
 def _xlsx_grid(data: bytes, sheet: str | None) -> tuple[list[list[str | None]], str]:
     from openpyxl import load_workbook
 
+    try:  # an .xlsx is a zip: refuse a bomb from its directory before openpyxl expands anything
+        check_archive(data, "Excel")
+    except DocumentLoadError as exc:
+        raise InvalidInputError(exc.message_ja, exc.message_en, code="archive_bomb") from exc
     try:
         book = load_workbook(io.BytesIO(data), data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:

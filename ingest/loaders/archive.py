@@ -1,4 +1,4 @@
-"""Zip-bomb check for zip-based formats (.docx today; .xlsx/.pptx/.odt share the container).
+"""Zip-bomb check for zip-based formats (.docx documents, .xlsx survey files; .pptx/.odt share the container).
 
 Runs on the central directory only, before any parser expands a member: a 154 KB .docx that
 expands to 100 MB of XML would otherwise cost gigabytes of parser memory and minutes of CPU.

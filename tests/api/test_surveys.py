@@ -69,6 +69,20 @@ def test_control_characters_in_a_file_do_not_break_the_office_reports(fresh_api)
         assert response.status_code == 200, (fmt, response.text)
         assert response.content.startswith(b"PK")
 
+def test_an_xlsx_zip_bomb_is_refused_before_it_is_expanded(fresh_api) -> None:
+    """#18: archive limits hold for every zip-based upload, survey workbooks included."""
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (4 * 1024 * 1024))  # ~1000x
+    response = fresh_api.client.post(
+        "/v1/surveys/analyze", headers=fresh_api.headers("staff"),
+        files={"file": ("回答.xlsx", bomb.getvalue(), "application/octet-stream")},
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] == "archive_bomb" and "圧縮率" in error["message"]
+
 def test_evaluators_may_not_analyse_and_keys_are_required(fresh_api) -> None:
     files = {"file": ("survey.csv", _csv(20), "text/csv")}
     assert fresh_api.client.post("/v1/surveys/analyze", files=files).status_code == 401
