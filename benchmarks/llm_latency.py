@@ -9,6 +9,8 @@ question brings other passages and only the system prompt could be reused.
     .venv/bin/python benchmarks/llm_latency.py --runs 5 --max-tokens 200
     .venv/bin/python benchmarks/llm_latency.py --prompt-lookup 10     # prompt-lookup decoding (issue #17)
     .venv/bin/python benchmarks/llm_latency.py --question value       # a one-value question, its token cap
+    .venv/bin/python benchmarks/llm_latency.py --draft-gguf qwen2.5-coder-0.5b.gguf --draft-tokens 4
+        # speculative decoding with a small model of the same tokenizer (issue #17: measured, not adopted)
     YAKUBA_OPENAI_BASE_URL=http://127.0.0.1:11434/v1 YAKUBA_CHAT_MODEL=qwen2.5:7b \\
         .venv/bin/python benchmarks/llm_latency.py --engine openai
 """
@@ -26,7 +28,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
 from langchain_core.messages import HumanMessage, SystemMessage  # noqa: E402
+from llama_cpp import Llama  # noqa: E402
+from llama_cpp.llama_speculative import LlamaDraftModel  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -85,9 +90,73 @@ QUESTIONS = {
 }
 
 
+class SmallModelDraft(LlamaDraftModel):
+    """Speculative decoding's drafter: a small GGUF with the same tokenizer proposes `tokens` greedy tokens,
+    which the big model verifies in one batch. Kept here, not in the serving path, because on 2 cores it
+    was measured slower than plain decoding (docs/llm.md)."""
+
+    def __init__(self, path: str, tokens: int, n_ctx: int, n_threads: int) -> None:
+        self.llama = Llama(
+            model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
+        )
+        self.tokens = tokens
+        self.vocab = self.llama.n_vocab()
+        self.seconds = 0.0
+
+    def __call__(self, input_ids: np.ndarray, /, **kwargs: object) -> np.ndarray:
+        started = time.perf_counter()
+        ids = [int(t) for t in input_ids]
+        cached = self.llama.input_ids[: self.llama.n_tokens].tolist()
+        common = 0
+        while common < min(len(cached), len(ids) - 1) and cached[common] == ids[common]:
+            common += 1
+        self.llama.n_tokens = common  # eval() drops the KV cache beyond n_tokens
+        self.llama.eval(ids[common:])
+        drafted: list[int] = []
+        for _ in range(self.tokens):
+            token = int(np.argmax(np.ctypeslib.as_array(self.llama._ctx.get_logits(), shape=(self.vocab,))))
+            if token == self.llama.token_eos():
+                break
+            drafted.append(token)
+            self.llama.eval([token])
+        self.seconds += time.perf_counter() - started
+        return np.array(drafted, dtype=np.intc)
+
+
 def build_messages(question: str = QUESTION) -> list:
     numbered = "\n\n".join(f"[{n}] {text}" for n, text in enumerate(PASSAGES, start=1))
     return [SystemMessage(SYSTEM), HumanMessage(f"資料:\n{numbered}\n\n質問: {question}")]
+
+
+def draft_with_small_model(
+    llama: Llama, model: LlamaCppChatModel, path: str, tokens: int, console: Console
+) -> Llama:
+    """Reload the big model with every position's logits kept (llama-cpp-python verifies drafts with them)
+    and the small model as its drafter, after checking the two tokenise Japanese identically."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise SystemExit(f"{path}: not a GGUF file")
+    draft = SmallModelDraft(path, tokens, model.n_ctx, model.n_threads)
+    sample = "令和7年度南国市一般会計補正予算の歳入歳出補正予算の規模は1,192,893千円です。".encode()
+    if draft.llama.tokenize(sample) != llama.tokenize(sample):
+        raise SystemExit(
+            "the draft model tokenises differently: speculative decoding needs the same tokenizer"
+        )
+    console.print(
+        f"draft model: {draft.llama.metadata.get('general.name')} ({path}), {tokens} tokens per step"
+    )
+    big = Llama(
+        model_path=model.model_path,
+        n_ctx=model.n_ctx,
+        n_threads=model.n_threads,
+        n_threads_batch=model.n_threads,
+        draft_model=draft,
+        logits_all=True,
+        verbose=False,
+    )
+    loaded = load_llama(model.model_path, model.n_ctx, model.n_threads, model.prompt_lookup)
+    loaded.llama = big  # the chat model fetches its Llama through load_llama's cache
+    return big
 
 
 def main() -> None:
@@ -98,10 +167,24 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="llm_timeout_s for the runs")
     parser.add_argument("--keep-cache", action="store_true", help="let llama.cpp reuse the cached prompt")
     parser.add_argument("--show-answer", action="store_true")
-    parser.add_argument("--prompt-lookup", type=int, default=None,
-                        help="draft N tokens by prompt lookup (LlamaPromptLookupDecoding); 0 = off")
-    parser.add_argument("--question", choices=sorted(QUESTIONS), default="default",
-                        help="question type; `value` also applies the assistant's token cap for one-value answers")
+    parser.add_argument(
+        "--prompt-lookup",
+        type=int,
+        default=None,
+        help="draft N tokens by prompt lookup (LlamaPromptLookupDecoding); 0 = off",
+    )
+    parser.add_argument(
+        "--question",
+        choices=sorted(QUESTIONS),
+        default="default",
+        help="question type; `value` also applies the assistant's token cap for one-value answers",
+    )
+    parser.add_argument(
+        "--draft-gguf",
+        default=None,
+        help="speculative decoding: a small GGUF with the same tokenizer drafts tokens",
+    )
+    parser.add_argument("--draft-tokens", type=int, default=4, help="tokens the small model drafts per step")
     args = parser.parse_args()
     load_before = os.getloadavg()[0]
 
@@ -126,6 +209,8 @@ def main() -> None:
     if isinstance(model, LlamaCppChatModel):
         started = time.perf_counter()
         llama = load_llama(model.model_path, model.n_ctx, model.n_threads, model.prompt_lookup).llama
+        if args.draft_gguf:
+            llama = draft_with_small_model(llama, model, args.draft_gguf, args.draft_tokens, console)
         load_s = time.perf_counter() - started
 
     # One non-streamed call: exact prompt token count (and a warm-up of the weights' page cache).
@@ -160,25 +245,45 @@ def main() -> None:
             out_tokens = usage_out or len(parts)
         first = first if first is not None else total
         decode_s = max(total - first, 1e-9)
-        rows.append({
-            "ttft": first, "total": total, "cpu": cpu, "out": out_tokens,
-            "prefill_tps": prompt_tokens / first if first else 0.0,
-            "decode_tps": max(out_tokens - 1, 0) / decode_s,
-        })
+        rows.append(
+            {
+                "ttft": first,
+                "total": total,
+                "cpu": cpu,
+                "out": out_tokens,
+                "prefill_tps": prompt_tokens / first if first else 0.0,
+                "decode_tps": max(out_tokens - 1, 0) / decode_s,
+            }
+        )
 
-    title = (f"engine={args.engine} model={settings.chat_model} threads={settings.llm_threads} "
-             f"max_tokens={settings.llm_max_tokens} cache={'kept' if args.keep_cache else 'reset'} "
-             f"question={args.question} prompt_lookup={settings.llm_prompt_lookup} "
-             f"japanese_only={settings.llm_japanese_only}")
+    title = (
+        f"engine={args.engine} model={settings.chat_model} threads={settings.llm_threads} "
+        f"max_tokens={settings.llm_max_tokens} cache={'kept' if args.keep_cache else 'reset'} "
+        f"question={args.question} prompt_lookup={settings.llm_prompt_lookup} "
+        f"japanese_only={settings.llm_japanese_only}"
+    )
     table = Table(title=title)
     for column in ("run", "TTFT s", "total s", "CPU s", "out tokens", "prefill tok/s", "decode tok/s"):
         table.add_column(column, justify="right")
     for n, row in enumerate(rows, start=1):
-        table.add_row(str(n), f"{row['ttft']:.2f}", f"{row['total']:.2f}", f"{row['cpu']:.1f}", str(row["out"]),
-                      f"{row['prefill_tps']:.1f}", f"{row['decode_tps']:.1f}")
-    table.add_row("median", *(f"{statistics.median(r[k] for r in rows):.2f}" if k in ("ttft", "total")
-                              else f"{statistics.median(r[k] for r in rows):.1f}"
-                              for k in ("ttft", "total", "cpu", "out", "prefill_tps", "decode_tps")))
+        table.add_row(
+            str(n),
+            f"{row['ttft']:.2f}",
+            f"{row['total']:.2f}",
+            f"{row['cpu']:.1f}",
+            str(row["out"]),
+            f"{row['prefill_tps']:.1f}",
+            f"{row['decode_tps']:.1f}",
+        )
+    table.add_row(
+        "median",
+        *(
+            f"{statistics.median(r[k] for r in rows):.2f}"
+            if k in ("ttft", "total")
+            else f"{statistics.median(r[k] for r in rows):.1f}"
+            for k in ("ttft", "total", "cpu", "out", "prefill_tps", "decode_tps")
+        ),
+    )
     console.print(table)
     console.print(
         f"prompt: {chars} characters, {prompt_tokens} tokens (system + 4 passages + question); "
@@ -187,8 +292,10 @@ def main() -> None:
         f"1-min load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after (this run adds ~threads)"
     )
     if load_before > 0.5:
-        console.print("[yellow]Other work was running (load average before the run above 0.5): the times "
-                      "are inflated; rerun on a quiet machine for reference numbers.[/]")
+        console.print(
+            "[yellow]Other work was running (load average before the run above 0.5): the times "
+            "are inflated; rerun on a quiet machine for reference numbers.[/]"
+        )
     if args.show_answer:
         console.print(f"[bold]answer:[/] {answer}")
 

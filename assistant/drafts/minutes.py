@@ -46,7 +46,10 @@ FieldSource = Literal["user", "transcript", "inferred", "missing"]
 
 TO_CONFIRM = "（要確認）"
 MODEL_SOURCE_CHARS = 2400  # most characters of transcript sent in one model call
-_ANNOUNCES_TOPIC = re.compile(r"について(?:、)?(?:お?伺い|お聞き|質問|お尋ね|お示し|御所見|ご所見|御見解|ご見解)")
+MODEL_POOL_FACTOR = 3  # 要点筆記: the model condenses the central sentences worth this many budgets
+_ANNOUNCES_TOPIC = re.compile(
+    r"について(?:、)?(?:お?伺い|お聞き|質問|お尋ね|お示し|御所見|ご所見|御見解|ご見解)"
+)
 INFERRED = "（文字起こしから推定・要確認）"
 SECTION_TITLES = ("会議名", "日時", "場所", "出席者", "議題", "発言要旨", "決定事項", "今後の対応")
 
@@ -54,18 +57,26 @@ SECTION_TITLES = ("会議名", "日時", "場所", "出席者", "議題", "発�
 class MinutesRequest(BaseModel):
     transcript: str = Field(min_length=1, max_length=MAX_TRANSCRIPT_CHARS, description="Text, WebVTT or SRT.")
     source_format: SourceFormat = "auto"
-    style: Style = Field("要点筆記", description="要点筆記 (summary per topic and speaker) or 逐語整文 (cleaned turns).")
+    style: Style = Field(
+        "要点筆記", description="要点筆記 (summary per topic and speaker) or 逐語整文 (cleaned turns)."
+    )
     # Bounded and strict (issue #18): a field size no caller needs is a 422, `0` is not a boolean.
     meeting_name: str | None = Field(None, max_length=200)
-    date: str | None = Field(None, max_length=200, description="Printed as given (e.g. 令和7年6月3日（火）14時〜15時).")
+    date: str | None = Field(
+        None, max_length=200, description="Printed as given (e.g. 令和7年6月3日（火）14時〜15時)."
+    )
     place: str | None = Field(None, max_length=200)
     attendees: list[Annotated[str, Field(max_length=200)]] = Field(default_factory=list, max_length=200)
     agenda: list[Annotated[str, Field(max_length=500)]] = Field(default_factory=list, max_length=100)
-    summary_chars: StrictInt = Field(200, ge=40, le=4000, description="Most characters per speaker and topic (要点筆記).")
+    summary_chars: StrictInt = Field(
+        200, ge=40, le=4000, description="Most characters per speaker and topic (要点筆記)."
+    )
     part_chars: StrictInt = Field(
         8000, ge=1000, le=100_000, description="Long transcripts are processed in parts of this size."
     )
-    include_timestamps: StrictBool = Field(False, description="逐語整文: prefix turns with their start time when known.")
+    include_timestamps: StrictBool = Field(
+        False, description="逐語整文: prefix turns with their start time when known."
+    )
 
     @field_validator("meeting_name", "date", "place", mode="before")
     @classmethod
@@ -120,11 +131,15 @@ class MinutesDraft(BaseModel):
     markdown: str
     sections: MinutesSections
     field_sources: dict[str, FieldSource]
-    utterances: list[Utterance] = Field(description="The cleaned, merged speaker turns the draft was made from.")
+    utterances: list[Utterance] = Field(
+        description="The cleaned, merged speaker turns the draft was made from."
+    )
     style: Style
     parts: int = Field(1, description="How many parts the transcript was processed in.")
     warnings: list[str] = Field(default_factory=list)
-    engine: str = Field(description="extractive, llm, or llm+extractive (some model rewrites failed the checks).")
+    engine: str = Field(
+        description="extractive, llm, or llm+extractive (some model rewrites failed the checks)."
+    )
 
 
 # ----------------------------------------------------------------------------- sentence classes
@@ -190,8 +205,12 @@ _DUE = re.compile(
     r"今月末|来月(?:上旬|中旬|下旬|末)?|月末|年度内|年内|次回(?:の)?(?:会議|打ち合わせ|委員会)?|\d{1,2}月(?:上旬|中旬|下旬|末|中))"
     r"(?:まで(?:に)?|中に|には))"
 )
-_ORG_OWNER = re.compile(r"([一-龥ァ-ヺー]{1,10}(?:課|係|室|部|局|事務局|センター|担当|委員会|チーム))(?:で|において|の方で|から|が|として|にて)")
-_VOCATIVE = re.compile(r"^([一-龥ァ-ヺぁ-ゖA-Za-z]{1,10}?)(さん|様|課長|係長|部長|主査|主任|室長|所長|局長|委員長|委員|君)?[、,]")
+_ORG_OWNER = re.compile(
+    r"([一-龥ァ-ヺー]{1,10}(?:課|係|室|部|局|事務局|センター|担当|委員会|チーム))(?:で|において|の方で|から|が|として|にて)"
+)
+_VOCATIVE = re.compile(
+    r"^([一-龥ァ-ヺぁ-ゖA-Za-z]{1,10}?)(さん|様|課長|係長|部長|主査|主任|室長|所長|局長|委員長|委員|君)?[、,]"
+)
 _REQUEST = re.compile(r"(?:ください|お願い|いただけますか|もらえますか|いただきたい)")
 
 
@@ -262,8 +281,12 @@ def _decisions_and_actions(utterances: list[Utterance]) -> tuple[list[Decision],
             owner = _owner(sentence, utt.speaker, speakers) if is_action else None
             if is_action and (due_match or owner or not _is_decision(sentence)):
                 actions.append(
-                    ActionItem(text=ensure_period(sentence), owner=owner, due=due_match.group(1) if due_match else None,
-                               speaker=utt.speaker)
+                    ActionItem(
+                        text=ensure_period(sentence),
+                        owner=owner,
+                        due=due_match.group(1) if due_match else None,
+                        speaker=utt.speaker,
+                    )
                 )
             elif _is_decision(sentence):
                 text = ensure_period(sentence)
@@ -294,9 +317,15 @@ _MEETING_NAME = re.compile(
     r"(?:会議|委員会|協議会|審議会|検討会|打ち合わせ|打合せ|懇談会|部会|分科会|定例会|連絡会))(?:を|は)?"
     r"(?:開会|開催|始め|はじめ)"
 )
-_NAME_PREFIX = re.compile(r"^(?:ただいまから|ただ今から|只今から|只今より|これより|これから|それでは|では|本日は|本日の|今日の)[、,]?")
-_PLACE = re.compile(r"(?:場所|会場)は[、,]?\s*([^\s、。]{2,30}?)(?:です|で(?:す|ございます|行|開催))|([^\s、。「」]{1,20}(?:会議室|ホール|公民館|庁舎|集会所|研修室))(?:で|にて|において)")
-_TODAY_DATE = re.compile(r"(?:本日|今日)(?:は|、)?[^。]{0,20}?((?:令和|平成)\s*(?:元|\d+)年\s*\d{1,2}月\s*\d{1,2}日|\d{4}年\s*\d{1,2}月\s*\d{1,2}日|\d{1,2}月\s*\d{1,2}日)")
+_NAME_PREFIX = re.compile(
+    r"^(?:ただいまから|ただ今から|只今から|只今より|これより|これから|それでは|では|本日は|本日の|今日の)[、,]?"
+)
+_PLACE = re.compile(
+    r"(?:場所|会場)は[、,]?\s*([^\s、。]{2,30}?)(?:です|で(?:す|ございます|行|開催))|([^\s、。「」]{1,20}(?:会議室|ホール|公民館|庁舎|集会所|研修室))(?:で|にて|において)"
+)
+_TODAY_DATE = re.compile(
+    r"(?:本日|今日)(?:は|、)?[^。]{0,20}?((?:令和|平成)\s*(?:元|\d+)年\s*\d{1,2}月\s*\d{1,2}日|\d{4}年\s*\d{1,2}月\s*\d{1,2}日|\d{1,2}月\s*\d{1,2}日)"
+)
 _AGENDA_QUOTED = re.compile(r"(?:議題|案件|次第)[^「」。]{0,12}「([^」]{2,40})」")
 _AGENDA_TRANSITION = re.compile(
     r"(?:^|[、。])\s*(?:まず|最初に|次に|続いて|続きまして|それでは)[、,]?\s*(?:議題\s*[0-9一二三四五六七八九十]*\s*(?:の|、)?\s*)?"
@@ -431,12 +460,13 @@ def _summaries(
             sources.setdefault(key, []).extend(texts)
             chosen: list[str] | None = None
             if sum(map(len, texts)) > budget and model.available:
-                # a long turn is narrowed to its central sentences first: the local model's context is
-                # 4,096 tokens, about 3,000 characters of Japanese with the prompt and the reply
-                source = texts
-                if sum(map(len, texts)) > MODEL_SOURCE_CHARS:
-                    keep = select(texts, MODEL_SOURCE_CHARS, scores=scores[idx], similarity=sim[idx][:, idx])
-                    source = [texts[i] for i in sorted(keep)]
+                # The model rewrites the turn's central sentences (topic-naming ones first), not the whole
+                # turn: on two cores it reads ~70 tokens/s, so 2,400 characters cost ~25 s per call and
+                # the pool of MODEL_POOL_FACTOR × budget ~6 s, with the same sentences to keep.
+                keep = select(
+                    texts, budget * MODEL_POOL_FACTOR, scores=scores[idx], similarity=sim[idx][:, idx]
+                )
+                source = [texts[i] for i in sorted(keep)]
                 chosen = _model_summary(model, source, budget, prompts.SUMMARIZE_SPEAKER)
             if chosen is None:
                 local = select(texts, budget, scores=scores[idx], similarity=sim[idx][:, idx])
@@ -448,12 +478,16 @@ def _summaries(
         condensed: list[str] | None = None
         if model.available:
             condensed = _model_summary(model, points, budget, prompts.CONDENSE_POINTS)
-            if condensed is not None and check_rewrite("".join(condensed), sources[key], max_chars=budget * 2):
+            if condensed is not None and check_rewrite(
+                "".join(condensed), sources[key], max_chars=budget * 2
+            ):
                 condensed = None
         picks[key] = condensed or [points[i] for i in select(points, budget)]
     summaries: list[TopicSummary] = []
     for n, (topic, _) in enumerate(segments):
-        speakers = [SpeakerPoints(speaker=key[1], points=points) for key, points in picks.items() if key[0] == n]
+        speakers = [
+            SpeakerPoints(speaker=key[1], points=points) for key, points in picks.items() if key[0] == n
+        ]
         if speakers:
             summaries.append(TopicSummary(topic=topic, speakers=speakers))
     return summaries, len(parts)
@@ -462,7 +496,9 @@ def _summaries(
 # ----------------------------------------------------------------------------- markdown
 
 
-def _markdown(sections: MinutesSections, sources: dict[str, FieldSource], style: Style, timestamps: bool) -> str:
+def _markdown(
+    sections: MinutesSections, sources: dict[str, FieldSource], style: Style, timestamps: bool
+) -> str:
     lines = ["# 議事録（案）", ""]
 
     def field(title: str, value: str) -> None:
@@ -529,7 +565,9 @@ def _markdown(sections: MinutesSections, sources: dict[str, FieldSource], style:
 
 # Speech recognisers drop punctuation and mark pauses with spaces. A space after a polite predicate
 # ends a sentence; the other pauses become 、 (only in turns that carry no punctuation at all).
-_SENTENCE_END_PAUSE = re.compile(r"(ます|です|ました|でした|ません|ください|ございます|でしょう|ましょう|ますか|ですか)[ \u3000]+")
+_SENTENCE_END_PAUSE = re.compile(
+    r"(ます|です|ました|でした|ません|ください|ございます|でしょう|ましょう|ますか|ですか)[ \u3000]+"
+)
 _WIDE_PAUSE = re.compile(r"(?<=[^\x00-\x7f])[ \u3000]+(?=[^\x00-\x7f])")
 _PUNCT = re.compile(r"[。、．，,.!?！？]")
 _STRIP_FOR_CHECK = re.compile(r"[\s。、．，,.!?！？「」]")
@@ -631,7 +669,9 @@ def draft_minutes(
     model = ModelUse(chat_model, mask=mask)
     segments = _segment(_rows(utterances), agenda)
     if agenda and len(segments) == 1 and segments[0][0] is None:
-        warnings.append("議題ごとの区切りを文字起こしから特定できなかったため、発言要旨は議題別に分けていません。")
+        warnings.append(
+            "議題ごとの区切りを文字起こしから特定できなかったため、発言要旨は議題別に分けていません。"
+        )
     summary: list[TopicSummary] = []
     parts = 1
     if req.style == "要点筆記":

@@ -12,7 +12,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from tests.helpers import DATA
-from yakuba.assistant.drafts.minutes import MinutesRequest, draft_minutes
+from yakuba.assistant.drafts.minutes import MODEL_POOL_FACTOR, MinutesRequest, draft_minutes
 
 TRANSCRIPTS = DATA / "transcripts"
 VTT = (TRANSCRIPTS / "bousai_meeting.vtt").read_text(encoding="utf-8")
@@ -30,7 +30,9 @@ class ScriptedChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "scripted"
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         system, user = messages[0].text, messages[-1].text
         self.seen.append({"system": system, "user": user, **kwargs})
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=self.reply(system, user)))])
@@ -97,7 +99,14 @@ def test_user_fields_are_used_verbatim() -> None:
         meeting_name="第2回 地域防災訓練実行委員会",
         date="令和7年6月3日（火）14時00分～15時10分",
         place="本庁舎 第1会議室",
-        attendees=["佐藤 危機管理課長", "高橋 主任", "山本 委員（自治会連合会）", "中村 委員（消防団）", "小林 福祉課係長", "伊藤 委員（欠席）"],
+        attendees=[
+            "佐藤 危機管理課長",
+            "高橋 主任",
+            "山本 委員（自治会連合会）",
+            "中村 委員（消防団）",
+            "小林 福祉課係長",
+            "伊藤 委員（欠席）",
+        ],
         agenda=AGENDA,
     )
     draft = draft_minutes(request)
@@ -164,6 +173,21 @@ def test_model_rewrites_accepted_when_faithful() -> None:
     assert not draft.warnings
 
 
+def test_model_reads_the_central_sentences_not_the_whole_turn() -> None:
+    # A long turn costs the local model ~1 s of reading per 70 tokens: it gets the turn's best
+    # sentences worth MODEL_POOL_FACTOR budgets (one sentence more at most), never the whole turn.
+    sentences = [f"{topic}について、第{n}期の計画では地域の皆さまと協議を重ねてまいりました。" for n, topic in
+                 enumerate(["防災訓練", "避難所", "給水車", "広報紙", "要配慮者", "自主防災組織", "備蓄倉庫",
+                            "ハザードマップ", "防災無線", "避難経路"] * 3)]  # fmt: skip
+    turn = "".join(sentences)
+    model = ScriptedChatModel(reply=_first_sentence, seen=[])
+    draft_minutes(MinutesRequest(transcript=f"佐藤課長: {turn}", summary_chars=60), model)
+    first = model.seen[0]["user"]
+    longest = max(map(len, sentences))
+    assert len(turn) > 10 * 60 and len(first) <= 60 * MODEL_POOL_FACTOR + longest
+    assert all(s in turn for s in re.split(r"(?<=。)", first) if s)
+
+
 def test_model_inventing_numbers_falls_back_to_extractive() -> None:
     model = ScriptedChatModel(reply=_invent_number, seen=[])
     draft = draft_minutes(MinutesRequest(transcript=VTT, summary_chars=60), model)
@@ -175,7 +199,11 @@ def test_model_inventing_numbers_falls_back_to_extractive() -> None:
 
 def test_mask_applied_to_model_input() -> None:
     model = ScriptedChatModel(reply=_first_sentence, seen=[])
-    draft_minutes(MinutesRequest(transcript=VTT, summary_chars=60), model, mask=lambda t: t.replace("緑ヶ丘", "［地名］"))
+    draft_minutes(
+        MinutesRequest(transcript=VTT, summary_chars=60),
+        model,
+        mask=lambda t: t.replace("緑ヶ丘", "［地名］"),
+    )
     assert all("緑ヶ丘" not in call["user"] for call in model.seen)
 
 
@@ -215,7 +243,10 @@ def test_verbatim_from_a_raw_transcript_gets_digits_and_sentences() -> None:
     draft = draft_minutes(MinutesRequest(transcript=RAW_VTT, style="逐語整文"))
     turns = draft.sections.verbatim
     assert [u.speaker for u in turns] == ["話者1", "話者2"]
-    assert turns[0].text == "ただいまの出席議員は22名であります。会期は本日から3月18日までの26日間といたしたいと思います。"
+    assert (
+        turns[0].text
+        == "ただいまの出席議員は22名であります。会期は本日から3月18日までの26日間といたしたいと思います。"
+    )
     assert turns[1].text.startswith("報告第1号について3点ほどお伺いします。まず1点目、給付金")
     assert "えー" not in draft.markdown and "あの" not in draft.markdown
     assert draft.engine == "extractive"
