@@ -15,7 +15,7 @@ export ANONYMIZED_TELEMETRY ?= False
 export OMP_WAIT_POLICY ?= PASSIVE
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
-.PHONY: install browser ocr run ingest test test-fast lint lint-imports bench clean help
+.PHONY: install browser ocr postgres run ingest test test-fast lint lint-imports bench clean help
 
 help:
 	@echo "make run   - install, ingest corpora/, start the API and the staff UI (prints both URLs; Ctrl-C stops)"
@@ -60,6 +60,19 @@ ocr:
 	    --no-install-recommends tesseract-ocr tesseract-ocr-jpn tesseract-ocr-jpn-vert >/dev/null ) \
 	  || echo "tesseract を導入できませんでした（スキャンPDFはOCRされません） / could not install tesseract"
 
+# The deployment tests (tests/deploy: replicas on a shared database) start a throwaway cluster of
+# Debian's PostgreSQL as an unprivileged user. Installed only when missing; without root or apt those
+# tests are skipped with their reason, and the SQLite default is tested as always.
+postgres:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then \
+	  echo "PostgreSQL がありません（共有DBのテストはスキップされます） / no apt-get: shared-database tests will be skipped"; exit 0; fi; \
+	SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	echo "Installing Debian postgresql for the shared-database tests..."; \
+	( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends postgresql >/dev/null ) \
+	  || echo "PostgreSQL を導入できませんでした（共有DBのテストはスキップされます） / could not install postgresql"
+
 ingest: install ocr
 	$(BIN)/yakuba ingest $(CORPORA)
 
@@ -74,7 +87,7 @@ lint: install
 lint-imports: install
 	$(BIN)/python -m pytest -q tests/architecture
 
-test: install browser ocr
+test: install browser ocr postgres
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from yakuba import __version__
-from yakuba.api.audit import AuditLog
+from yakuba.api.audit import open_audit_log
 from yakuba.api.errors import install_error_handlers
-from yakuba.api.keys import KeyStore
+from yakuba.api.keys import open_key_store
+from yakuba.api.logs import RequestIdMiddleware
 from yakuba.api.metrics import Metrics
 from yakuba.api.middleware import (
     AllowedMethodsMiddleware,
@@ -31,11 +32,12 @@ from yakuba.api.routes import (
     system,
     transcribe,
 )
+from yakuba.core.db import ensure_schema
 from yakuba.core.settings import Settings, get_settings
 
 DESCRIPTION = """\
 Yakuba（役場）: 自治体の文書に基づいて回答する RAG アシスタントの API です。
-Every route except `/healthz` needs `Authorization: Bearer <key>` (`yakuba keys create`).
+Every route except `/healthz` and `/readyz` needs `Authorization: Bearer <key>` (`yakuba keys create`).
 Errors always have the shape `{"error": {"code", "message", "detail"}}`; see docs/api.md.
 """
 
@@ -59,8 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.state.settings = settings
-    app.state.keys = KeyStore(settings.keys_path)
-    app.state.audit = AuditLog(settings.audit_path, mask_questions=settings.pii_mask_logs)
+    if settings.database_url:  # replicas share one schema: bring it up to date (they wait for each other)
+        ensure_schema(settings.database_url)
+    app.state.keys = open_key_store(settings)
+    app.state.audit = open_audit_log(settings)
     app.state.metrics = Metrics()
 
     install_error_handlers(app)
@@ -76,4 +80,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AllowedMethodsMiddleware, routes=app.router.routes)
     app.add_middleware(ObserveMiddleware, metrics=app.state.metrics, audit=app.state.audit)
     app.add_middleware(ErrorGuardMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every line a request causes carries its id
     return app

@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from yakuba.api.sqlite import connect
+from yakuba.core.settings import Settings
 
 ExportFormat = Literal["csv", "jsonl"]
 MAX_QUESTION_CHARS = 2000
@@ -149,17 +150,26 @@ class AuditLog:
             doc_ids=[storable(d) for d in doc_ids or []],
             pii_masked=masked,
         )
+        row.id = self._insert(row)
+        return row
+
+    def import_rows(self, rows: list[AuditRow]) -> None:
+        """Append rows as `rows()` gave them (restores; they get new ids, keep their times)."""
+        for row in rows:
+            self._insert(row)
+
+    def _insert(self, row: AuditRow) -> int | None:
+        """Store one row; returns its id (api/audit_db.py stores it in the shared database instead)."""
         with self._db() as db:
             cursor = db.execute(
                 "INSERT INTO audit (time, key_id, tenant, role, method, route, path, status, latency_ms, "
                 "question, doc_ids, pii_masked) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.time, row.key_id, row.tenant, row.role, row.method, row.route, row.path, row.status,
-                    row.latency_ms, row.question, json.dumps(row.doc_ids, ensure_ascii=False), int(masked),
+                    row.latency_ms, row.question, json.dumps(row.doc_ids, ensure_ascii=False), int(row.pii_masked),
                 ),
             )
-            row.id = cursor.lastrowid
-        return row
+            return cursor.lastrowid
 
     def rows(self, since: datetime | None = None, until: datetime | None = None) -> list[AuditRow]:
         clauses, params = [], []
@@ -183,6 +193,17 @@ class AuditLog:
             )
             for r in found
         ]
+
+
+def open_audit_log(settings: Settings) -> AuditLog:
+    """The deployment's audit log: the shared database when YAKUBA_DATABASE_URL is set, else audit.sqlite."""
+    if settings.database_url:
+        from yakuba.api.audit_db import DatabaseAuditLog
+        from yakuba.core.db import engine_for, ensure_schema
+
+        ensure_schema(settings.database_url)
+        return DatabaseAuditLog(engine_for(settings.database_url), mask_questions=settings.pii_mask_logs)
+    return AuditLog(settings.audit_path, mask_questions=settings.pii_mask_logs)
 
 
 def export(rows: list[AuditRow], fmt: ExportFormat) -> str:

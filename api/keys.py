@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from yakuba.api.sqlite import connect
 from yakuba.core.errors import InvalidInputError
-from yakuba.core.settings import validate_tenant
+from yakuba.core.settings import Settings, validate_tenant
 
 Role = Literal["staff", "pr", "admin", "evaluator"]
 ROLES: tuple[str, ...] = get_args(Role)
@@ -162,6 +162,22 @@ class KeyStore:
         return self.get(key_id)
 
 
+    def export_rows(self) -> list[dict[str, object]]:
+        """Every row including the secret's digest (backups: restored keys keep working)."""
+        with self._db() as db:
+            return [dict(row) for row in db.execute("SELECT * FROM api_keys ORDER BY key_id").fetchall()]
+
+    def import_rows(self, rows: list[dict[str, object]]) -> None:
+        """Insert or replace rows as `export_rows` gave them."""
+        with self._db() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO api_keys (key_id, secret_sha256, name, role, tenant, created_at, "
+                "revoked_at, last_used_at) VALUES (:key_id, :secret_sha256, :name, :role, :tenant, :created_at, "
+                ":revoked_at, :last_used_at)",
+                rows,
+            )
+
+
 def _row_to_key(row: sqlite3.Row) -> ApiKey:
     return ApiKey(
         key_id=row["key_id"],
@@ -182,3 +198,14 @@ def _stale(last_used_at: str | None) -> bool:
     except ValueError:
         return True
     return (datetime.now(UTC) - seen).total_seconds() >= _TOUCH_EVERY_S
+
+
+def open_key_store(settings: Settings) -> KeyStore:
+    """The deployment's keys: the shared database when YAKUBA_DATABASE_URL is set, else keys.sqlite."""
+    if settings.database_url:
+        from yakuba.api.keys_db import DatabaseKeyStore
+        from yakuba.core.db import engine_for, ensure_schema
+
+        ensure_schema(settings.database_url)
+        return DatabaseKeyStore(engine_for(settings.database_url))  # type: ignore[return-value]
+    return KeyStore(settings.keys_path)

@@ -280,6 +280,12 @@ class HealthResponse(BaseModel):
     models: dict[str, Any]
 
 
+class ReadyResponse(BaseModel):
+    status: Literal["ready", "not_ready"]
+    version: str
+    checks: dict[str, dict[str, Any]] = Field(description="database, store (Chroma), models: each with `ok`.")
+
+
 class ReportInfo(BaseModel):
     name: str
     modified: str

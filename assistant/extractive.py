@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from yakuba.assistant.extractive_tables import TableCell, table_cells
 from yakuba.assistant.facts import (
     STRICT_KINDS,
     asked_counter,
@@ -38,6 +39,9 @@ COUNTER_FACTOR = 0.7
 OTHER_ITEM_FACTOR = 0.3
 # The section heading's words count for a sentence with this weight (its own words count fully).
 SECTION_WEIGHT = 0.8
+# A table cell loses up to this share of its score for the words of its column header that the
+# question does not use: a header naming a narrower figure (財源内訳 特定財源 国県支出金) is not what was asked.
+COLUMN_EXTRA_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,9 @@ def clean_sentence(sentence: str) -> str:
     return _INLINE_MARKUP.sub("", _LEADING_MARKS.sub("", sentence.strip())).strip()
 
 
-def score_sentence(tokens: list[str], question: str, sentence: str, section_words: set[str] | None = None) -> float:
+def score_sentence(
+    tokens: list[str], question: str, sentence: str, section_words: set[str] | None = None
+) -> float:
     words = set(tokenize(sentence))
     section_words = section_words or set()
 
@@ -111,6 +117,10 @@ def select_sentences(
     candidates: list[Selection] = []
     for rank, (n, passage) in enumerate(sorted(passages.items())):
         prior = 1.0 - 0.05 * rank  # retrieval order breaks ties between equally worded sentences
+        cells = table_cells(passage)
+        if cells is not None:  # a table: each value cell is a candidate (assistant/extractive_tables.py)
+            candidates.extend(_cell_selections(n, passage, cells, tokens, question, prior, asked_items))
+            continue
         for raw, section, heading_line in sectioned_sentences(passage):
             if _is_label(raw) or is_instruction(raw):
                 continue  # an instruction planted in a document is never quoted as an answer
@@ -157,13 +167,59 @@ def select_sentences(
     return chosen
 
 
+def _cell_selections(
+    n: int,
+    passage: Passage,
+    cells: list[TableCell],
+    tokens: list[str],
+    question: str,
+    prior: float,
+    asked_items: dict[str, set[int]],
+) -> list[Selection]:
+    """Table cells scored as sentences: the row label's and column header's words count fully, the
+    caption's and document title's as the section's. A numeric cell states an amount or a count (the
+    unit sits in the caption or header); one under another item's designator (2045年 when 2040年 was
+    asked) is worth less and answers nothing."""
+    wanted = asks_for(question)
+    counter = asked_counter(question)
+    section = f"表{passage.table} {passage.heading}" if passage.table and passage.heading else passage.heading
+    out: list[Selection] = []
+    for cell in cells:
+        if not tokens:
+            break
+        cover = sum(
+            1.0 if t in cell.words else SECTION_WEIGHT if t in cell.context_words else 0.0 for t in tokens
+        )
+        score = (0.7 * cover / len(tokens) + 0.3 * bigram_recall(question, [cell.quote])) * prior
+        if cell.column:  # 「本年度」 beats 「本年度予算額の財源内訳 特定財源 国県支出金」 for 本年度予算額
+            score *= 1 - COLUMN_EXTRA_WEIGHT * (1 - bigram_recall(cell.column, [question]))
+        holds = bool(wanted) and (
+            (cell.numeric and wanted in STRICT_KINDS) or holds_kind(f"{cell.value}{cell.quote}", wanted)
+        )
+        if wanted and not holds:
+            score *= NO_VALUE_FACTOR
+        in_counter = holds and counter is not None and cell.in_counter(counter)
+        if holds and counter and not in_counter:
+            score *= COUNTER_FACTOR
+        if asked_items and names_another_item((cell.names, passage.title), asked_items):
+            score *= OTHER_ITEM_FACTOR
+            holds = in_counter = False
+        if score > 0:
+            out.append(
+                Selection(n, truncate(cell.quote, MAX_SENTENCE_CHARS), score, section, holds, in_counter)
+            )
+    return out
+
+
 def _source_phrase(passage: Passage, section: str | None = None) -> str:
     if passage.speaker:
         who = f"{passage.role or ''}{'（' + passage.speaker + '）' if passage.role else passage.speaker}"
         when = f"{passage.date} の" if passage.date else ""
         return f"{when}{who}の発言によると、"
     page = f"（{passage.page}ページ）" if passage.page else ""
-    where = f"の「{truncate(section, 60)}」" if section and compact(section) not in compact(passage.title) else ""
+    where = (
+        f"の「{truncate(section, 60)}」" if section and compact(section) not in compact(passage.title) else ""
+    )
     return f"「{passage.title}」{page}{where}によると、"
 
 
@@ -188,7 +244,9 @@ def compose_selected(chosen: list[Selection], passages: dict[int, Passage]) -> s
     lines: list[str] = []
     # Keep the document's order within one passage so the text reads as it was written.
     first = chosen[0]
-    section = first.section if first.section and compact(first.section) not in compact(first.sentence) else None
+    section = (
+        first.section if first.section and compact(first.section) not in compact(first.sentence) else None
+    )
     lines.append(_source_phrase(passages[first.n], section) + _as_sentence(first.sentence, first.n))
     for selection in chosen[1:]:
         lines.append("また、" + _as_sentence(selection.sentence, selection.n))

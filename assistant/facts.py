@@ -44,7 +44,19 @@ ITEM_MIN_COVERAGE = 0.35
 ROUNDING = Decimal("0.01")
 
 _ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "大正": 1911, "明治": 1867}
-_KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_KANJI_DIGITS = {
+    "〇": 0,
+    "零": 0,
+    "一": 1,
+    "二": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _BIG_UNITS = {"万": 10**4, "億": 10**8, "兆": 10**12}
 _KANJI_NUM = "〇零一二三四五六七八九十百千"
@@ -72,9 +84,13 @@ _LIST_MARKER = re.compile(r"^\s*(?:\d{1,2}[.)．）]\s*|[（(]\d{1,2}[)）]\s*|[
 _SPACED_DIGITS = re.compile(r"\d(?:[\d ,]*\d)?\s+(?=千円|万円|億円|円|%)|\d[\d ,]*\d(?=千円|万円|億円|円|%)")
 # Designators that tell items of one kind apart: 第５次, 議案第２２号, 第４回, 第２期.
 _DESIGNATORS = {
-    kind: re.compile(rf"第\s*(?P<num>\d+|[{_KANJI_NUM}]+)\s*{kind}") for kind in ("次", "号", "回", "期", "条")
+    kind: re.compile(rf"第\s*(?P<num>\d+|[{_KANJI_NUM}]+)\s*{kind}")
+    for kind in ("次", "号", "回", "期", "条")
 }
-_CLAUSE_SPLIT = re.compile(r"(?<=[、，,；;])")
+# 「（単位：千円）」 over a table: its plain numbers are amounts in that unit.
+_YEN_UNITS = {"円": 1, "千円": 1000, "万円": 10**4, "百万円": 10**6, "億円": 10**8}
+_TABLE_UNIT = re.compile(r"単\s*位\s*[:：]?\s*(?P<unit>百万円|千円|万円|億円|円)")
+_CLAUSE_SPLIT = re.compile(r"(?<=[、，；;])|(?<=,)(?!\d{3})")  # not inside 「3,048,404」
 _ERA_ABBR = {"R": "令和", "H": "平成"}
 
 
@@ -205,7 +221,7 @@ def extract_facts(text: str, *, names: bool = True) -> list[Fact]:
         year = _era_year(match.group("era"), match.group("num"))
         if free(match) and year is not None:
             count = parse_number(match.group("num")) if match.group("num") != "元" else Decimal(1)
-            add(match, "year", year, Decimal(year), *( [count] if count is not None else []))
+            add(match, "year", year, Decimal(year), *([count] if count is not None else []))
     for match in _ERA_ABBREVIATION.finditer(flat):
         year = _era_year(_ERA_ABBR[match.group("era")], match.group("num"))
         if free(match) and year is not None:
@@ -244,13 +260,24 @@ def _close(a: Decimal, b: Decimal) -> bool:
     return rounded and abs(a - b) / abs(b) <= ROUNDING
 
 
+def unit_scale(text: str) -> Decimal | None:
+    """Yen per number of a table whose caption or header states 「（単位：千円）」 (1000), else None."""
+    match = _TABLE_UNIT.search(nfkc(text))
+    return Decimal(_YEN_UNITS[match.group("unit")]) if match else None
+
+
 def fact_found(fact: Fact, facts: Iterable[Fact], text: str) -> bool:
-    """Is `fact` among `facts` (read from `text`)? Numbers match any reading of the same value."""
+    """Is `fact` among `facts` (read from `text`)? Numbers match any reading of the same value; in a
+    table stated in 千円 (`unit_scale`), the cell 「3,048,404」 is the amount 「3,048,404千円」."""
     if fact.kind == "name":
         return fact.value in compact(text)
+    scale = unit_scale(text) if fact.kind == "money" else None
     for other in facts:
         if fact.kind == "money" and other.kind == "money":
             if _close(Decimal(fact.value), Decimal(other.value)):
+                return True
+        elif scale is not None and other.kind == "number":
+            if any(_close(Decimal(fact.value), number * scale) for number in other.numbers):
                 return True
         elif fact.kind in ("percent", "year", "date") and other.kind == fact.kind:
             if fact.value == other.value:
@@ -316,6 +343,7 @@ def _conflicts(clause: Clause, asked: dict[str, set[int]]) -> bool:
 
 def passage_clauses(n: int, passage: Passage) -> list[Clause]:
     heading = passage.heading or ""
+    rows = passage.content == "table_rows"
     clauses: list[Clause] = []
     for line in passage.text.split("\n"):
         stripped = line.strip()
@@ -331,6 +359,10 @@ def passage_clauses(n: int, passage: Passage) -> list[Clause]:
             pieces = [p for p in _CLAUSE_SPLIT.split(sentence) if p.strip()]
             read = [(piece, extract_facts(piece)) for piece in pieces]
             lead = "".join(piece for piece, facts in read if not any(f.kind != "name" for f in facts))
+            if rows and "：" in sentence:
+                # A table row 「8.土木費：本年度予算額 2,282,347、前年度予算額 3,048,404」: every cell
+                # belongs to the row its label names, not only the first.
+                lead = sentence.split("：", 1)[0] + "：" + lead
             for piece, facts in read:
                 if facts:
                     clauses.append(Clause(n, piece, heading, lead, facts, sentence))
@@ -402,7 +434,9 @@ def check_facts(
     all_text = "\n".join(p.text for p in passages.values())
     all_facts = extract_facts(all_text, names=False)
     for sentence, _cited in sentences:
-        facts = [f for f in extract_facts(_LIST_MARKER.sub("", sentence)) if not fact_found(f, given, question)]
+        facts = [
+            f for f in extract_facts(_LIST_MARKER.sub("", sentence)) if not fact_found(f, given, question)
+        ]
         if not facts:
             continue
         report.checked += 1
@@ -436,9 +470,7 @@ def _name_issue(fact: Fact, scope: ItemScope, item: list[Clause], all_text: str)
     return "wrong_item" if any(fact.value in compact(c.text) for c in others) else None
 
 
-_COUNTERS = (
-    "世帯|人|件|名|回|校|台|か所|箇所|ヶ所|カ所|歳|倍|トン|月分|カ月|か月|ヶ月|カ年|か年|ヵ年|年間|日間|匹|頭|戸|棟|本|点|個|発"
-)
+_COUNTERS = "世帯|人|件|名|回|校|台|か所|箇所|ヶ所|カ所|歳|倍|トン|月分|カ月|か月|ヶ月|カ年|か年|ヵ年|年間|日間|匹|頭|戸|棟|本|点|個|発"
 _OTHER_CURRENCY = re.compile(r"\d[\d,.]*\s*(?:万|億|兆)?\s*(?:ドル|ユーロ|ポンド|元|ウォン|ルピー|フラン)")
 _ASKED_COUNTER = re.compile(rf"(?:何|約何)\s*({_COUNTERS})")
 # Kinds whose value a sentence must state to answer (いつ may be answered by 「江戸時代」, 誰 by a role).

@@ -4,8 +4,10 @@ Prints pages/s and chunks/s for load+clean+chunk alone (no embedding), then full
 process, each into a fresh home (empty embedding cache):
 - baseline: the PyTorch model (`--baseline-model`, default the council e5) with no embedding cache,
   i.e. ingest before issue #16;
-- default: the configured defaults (the int8 ONNX export of the same model, passage-vector cache,
+- default: the configured defaults (the ONNX export of the same model, passage-vector cache,
   duplicate chunks embedded once);
+- `--compare MODEL …`: other models the same way, each into its own fresh home (fp32 vs int8 ONNX
+  in one process: `--compare multilingual-e5-small-council-onnx-fp32`);
 - the default again into a second tenant of the same home: what a re-ingest or a second tenant with
   the same files costs once the cache knows the texts;
 and the no-op re-run. Run: `make bench` or `nice -n 10 .venv/bin/python benchmarks/ingest_throughput.py corpora/南国市`.
@@ -69,6 +71,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path, nargs="?", default=Path("corpora"))
     parser.add_argument("--baseline-model", default="multilingual-e5-small-council")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--compare", nargs="*", default=[], help="more models, each into a fresh home")
     args = parser.parse_args()
 
     files, pages, chunks, prepare_s = prepare(args.folder)
@@ -85,10 +88,16 @@ def main() -> None:
         rows.append((f"default ({settings.embedding_model}, cache)", p, c, s))
         p, c, s, _ = ingest(settings, args.folder, "bench2")
         rows.append(("default, same texts into a 2nd tenant", p, c, s))
+        for model in args.compare:
+            with tempfile.TemporaryDirectory() as other:
+                p, c, s, _ = ingest(Settings(home=Path(other), embedding_model=model), args.folder, "bench")
+                rows.append((f"{model} (cache)", p, c, s))
     for name, p, c, s in rows:
         print(f"{name:45s}: {s:7.1f} s  {p / s:8.2f} pages/s  {c / s:8.1f} chunks/s")
     if not args.skip_baseline:
         print(f"default / baseline chunks/s: {rows[0][3] / rows[1][3]:.2f}x")
+        for name, _, _, s in rows[3:]:
+            print(f"{name} / baseline chunks/s: {rows[0][3] / s:.2f}x")
     print(f"re-run (no-op)          : {rerun:7.2f} s")
 
 

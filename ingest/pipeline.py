@@ -32,7 +32,8 @@ from yakuba.ingest.municipality import document_municipality
 from yakuba.ingest.tables import is_vote_table
 
 # 2: tables as their own chunks, OCR of scanned pages (issue #15): stored documents re-ingest once.
-PIPELINE_VERSION = "2"
+# 3: a table row is never split from its label; chunks break only between rows (issue #15).
+PIPELINE_VERSION = "3"
 _log = logging.getLogger(__name__)
 EMBED_BATCH = 256
 IGNORE_FILE = ".yakubaignore"

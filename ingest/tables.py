@@ -5,9 +5,15 @@ per line and rows of ○ without column names, and a budget table into label and
 A table chunk keeps the structure twice over:
 
 * Markdown (header repeated in every part of a long table) for the model and for display;
-* one sentence per row, 「<row label> <column header>：<value>、…」, for BM25 and the extractive
-  engine, which answer row lookups («市民税の本年度予算額は») from a single sentence. Vote tables
-  (bills × members, ○/×) become 「議案第N号 <議案名>：<議員名> 反対（×）、…」 per bill.
+* one sentence per row, 「<row label>：<column header> <value>、<column header> <value>。」, for BM25
+  and the model, which answer row lookups («市民税の本年度予算額は») from a single sentence. Vote
+  tables (bills × members, ○/×) become 「議案第N号 <議案名>：<議員名> 反対（×）、…」 per bill.
+
+A row is never split from its label: row sentences are packed into chunks whole (a row longer than
+a chunk gets a chunk of its own; only a row longer than `TABLE_SLACK` chunks is cut, between cells,
+and every part repeats the label), and Markdown parts are cut between rows, each with the header.
+The extractive engine reads the cells back from a chunk's Markdown (`table_from_markdown`) and quotes
+the one cell whose row label and column header match the question (assistant/extractive_tables.py).
 
 Pure functions over cell text; the loaders (PDF via pdfplumber, docx, html) build the grids.
 """
@@ -26,8 +32,6 @@ MAX_HEADER_ROWS = 3
 MAX_MEAN_CELL_CHARS = 120
 # A Markdown part may exceed the chunk size by this factor before it is split (as speaker turns).
 TABLE_SLACK = 1.6
-# A row sentence longer than this is split into one sentence per cell, each with the row label.
-ROW_SENTENCE_MAX = 160
 
 _NUMBERISH = re.compile(r"^[△▲▼\-+−]?\s*[0-9][0-9,.，．]*\s*(%|％|千円|円|人|件|台|戸|世帯|倍|ha|㎡|m)?$")
 _WIDE = re.compile(r"[^\x00-\x7f]")
@@ -39,6 +43,8 @@ _WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fffA-Za-z]{2,}")
 SPREAD_MAX_CHARS = 30
 # Below this share of filled grid positions a "table" is the gridlines of a chart.
 MIN_FILL = 0.35
+# 「（単位：千円）」 in a caption or header: the unit of the table's numbers.
+_UNIT = re.compile(r"単\s*位\s*[:：]?\s*(?P<unit>[^\s)）]{1,8})")
 _LABEL_NUMBER = re.compile(r"[0-9]+\s*(年|年度|月|歳|才|期|次|区|号|番)|第\s*[0-9]+|^[0-9]{1,2}\s*[.)]\s*\D")
 
 _VOTE_VALUES = {
@@ -163,9 +169,7 @@ def _is_chart(cells: list[list[str]]) -> bool:
     multi_number = sum(len(_NUMBER_TOKEN.findall(c)) >= 2 and not _WORD.search(c) for c in values)
     if multi_number >= 3 and multi_number / len(values) >= 0.25:
         return True
-    has_labels = any(
-        any(c and not is_numberish(c) for c in column) for column in zip(*cells, strict=False)
-    )
+    has_labels = any(any(c and not is_numberish(c) for c in column) for column in zip(*cells, strict=False))
     return not has_labels
 
 
@@ -294,7 +298,7 @@ def markdown_parts(table: ExtractedTable, max_chars: int, title: str | None = No
     return parts
 
 
-def _label_columns(table: ExtractedTable) -> int:
+def label_columns(table: ExtractedTable) -> int:
     """Leading columns that name the row rather than hold values: the first column, and the next
     ones while the column before groups rows (its values repeat: 款 → 項, 人口 → 年少人口 → 0~4歳)
     or, in a vote table, while they hold no vote marks (議案番号 + 件名)."""
@@ -321,8 +325,10 @@ def is_vote_table(table: ExtractedTable) -> bool:
 def _vote_sentences(table: ExtractedTable) -> list[str]:
     """One sentence per bill: 「議案第5号 …条例：山田太郎 賛成（○）、鈴木一郎 反対（×）。」.
     Bills are the rows unless the column headers are the bills (a table transposed)."""
-    labels = _label_columns(table)
-    columns_are_bills = sum(bool(_BILL.search(h)) for h in table.header[labels:]) > (len(table.header) - labels) / 2
+    labels = label_columns(table)
+    columns_are_bills = (
+        sum(bool(_BILL.search(h)) for h in table.header[labels:]) > (len(table.header) - labels) / 2
+    )
     votes: dict[str, list[str]] = {}
     for row in table.rows:
         row_label = " ".join(c for c in row[:labels] if c)
@@ -335,29 +341,67 @@ def _vote_sentences(table: ExtractedTable) -> list[str]:
     return [f"{bill}：{'、'.join(items)}。" for bill, items in votes.items() if bill]
 
 
-def _sentences_of_row(row: Sequence[str], header: Sequence[str], labels: int) -> list[str]:
+def _sentences_of_row(row: Sequence[str], header: Sequence[str], labels: int, max_chars: int) -> list[str]:
+    """「<row label>：<column> <value>、<column> <value>。」: the whole row in one sentence. Only a row
+    longer than `max_chars` is cut, between cells, and every part starts with the row label."""
     row_label = " ".join(c for c in row[:labels] if c)
     pairs = [(column, cell) for column, cell in zip(header[labels:], row[labels:], strict=False) if cell]
     if not pairs:
         return [f"{row_label}。"] if row_label else []
-    items = [f"{column}：{cell}".rstrip("。") if column else cell.rstrip("。") for column, cell in pairs]
-    sentence = f"{row_label} {'、'.join(items)}。".strip()
-    if len(sentence) > ROW_SENTENCE_MAX:
-        return [f"{row_label} {item}。".strip() for item in items]
-    return [sentence]
+    items = [f"{column} {cell}".rstrip("。") if column else cell.rstrip("。") for column, cell in pairs]
+    lead = f"{row_label}：" if row_label else ""
+    sentences: list[str] = []
+    current: list[str] = []
+    for item in items:
+        if current and len(lead) + len("、".join([*current, item])) + 1 > max_chars:
+            sentences.append(f"{lead}{'、'.join(current)}。")
+            current = []
+        current.append(item)
+    sentences.append(f"{lead}{'、'.join(current)}。")
+    return sentences
 
 
-def row_sentences(table: ExtractedTable) -> list[str]:
-    """One sentence per row: 「<row label> <column header>：<value>、<column header>：<value>。」."""
-    return [sentence for _, sentences in _row_groups(table) for sentence in sentences]
+def row_sentences(table: ExtractedTable, max_chars: int = 10**6) -> list[str]:
+    """One sentence per row: 「<row label>：<column header> <value>、<column header> <value>。」."""
+    return [sentence for _, sentences in _row_groups(table, max_chars) for sentence in sentences]
 
 
-def _row_groups(table: ExtractedTable) -> list[tuple[list[str], list[str]]]:
+def _row_groups(table: ExtractedTable, max_chars: int) -> list[tuple[list[str], list[str]]]:
     """Each body row with the sentences made from it (vote tables: one group for the whole table)."""
     if is_vote_table(table):
         return [(table.rows[0], _vote_sentences(table))]
-    labels = _label_columns(table)
-    return [(row, _sentences_of_row(row, table.header, labels)) for row in table.rows]
+    labels = label_columns(table)
+    return [(row, _sentences_of_row(row, table.header, labels, max_chars)) for row in table.rows]
+
+
+def table_unit(table: ExtractedTable) -> str | None:
+    """The unit the caption or header states for the numbers (「（単位：千円）」 → 千円), if any."""
+    for text in (table.caption or "", *table.header):
+        match = _UNIT.search(text)
+        if match:
+            return match.group("unit")
+    return None
+
+
+def table_from_markdown(markdown: str) -> ExtractedTable | None:
+    """The table back from a chunk's Markdown (`markdown_parts`): lines before the header row are its
+    caption, then the header, the separator and the body rows. None for text that is no such table."""
+    lines = [line.strip() for line in markdown.split("\n") if line.strip()]
+    start = next((i for i, line in enumerate(lines) if line.startswith("|")), None)
+    if start is None or start + 1 >= len(lines) or not lines[start + 1].startswith("|-"):
+        return None
+    caption = " ".join(lines[:start]).lstrip("#").strip() or None
+
+    def cells(line: str) -> list[str]:
+        inner = line[2:-2] if line.startswith("| ") and line.endswith(" |") else line.strip("|")
+        return [cell.strip() for cell in inner.split(" | ")]
+
+    header = cells(lines[start])
+    rows = [cells(line) for line in lines[start + 2 :] if line.startswith("|")]
+    rows = [row + [""] * (len(header) - len(row)) for row in rows if len(row) <= len(header)]
+    if len(header) < 2 or not rows:
+        return None
+    return ExtractedTable(number=0, caption=caption, header=header, rows=rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,16 +415,20 @@ def _title_line(table: ExtractedTable, document_title: str | None) -> str:
     support them) instead of quoting it as an answer."""
     where = f"（p.{table.page}）" if table.page else ""
     line = f"表{table.number}{where}" + (f" {table.caption}" if table.caption else "")
-    return f"## {document_title} {line}" if document_title else line
+    return f"## {document_title} {line}" if document_title else f"## {line}"
 
 
-def table_texts(table: ExtractedTable, size: int, document_title: str | None = None) -> list[tuple[str, str, str]]:
+def table_texts(
+    table: ExtractedTable, size: int, document_title: str | None = None
+) -> list[tuple[str, str, str]]:
     """(text, kind, markdown) triples: kind "table" for Markdown parts (markdown = the text),
     "table_rows" for packed row sentences, whose markdown shows the rows they were made from, so
-    that a citation of a row sentence can still show its table."""
+    that a citation of a row sentence can still show its table (and the extractive engine read its
+    cells). Rows are packed whole: a chunk is cut only between rows."""
     title = _title_line(table, document_title)
     head = f"## {document_title} 表{table.number}" if document_title else None
-    texts = [(part, "table", part) for part in markdown_parts(table, int(size * TABLE_SLACK), head)]
+    limit = int(size * TABLE_SLACK)
+    texts = [(part, "table", part) for part in markdown_parts(table, limit, head)]
     vote = is_vote_table(table)
     current: list[str] = []
     rows: list[list[str]] = []
@@ -390,19 +438,23 @@ def table_texts(table: ExtractedTable, size: int, document_title: str | None = N
         view = table if vote else table.model_copy(update={"rows": rows})  # vote sentences span all rows
         texts.append(("\n".join([title, *current]), "table_rows", markdown_parts(view, 10**9)[0]))
 
-    for row, sentences in _row_groups(table):
+    for row, sentences in _row_groups(table, limit - len(title) - 1):
+        whole = sum(len(sentence) + 1 for sentence in sentences)
+        if current and length + whole > size:  # the next row does not fit: cut before it, never inside
+            flush()
+            current, rows, length = [], [], len(title)
+        rows.append(row)
         for sentence in sentences:
-            if current and length + len(sentence) + 1 > size:
+            # Vote sentences are one per bill, and a row too long for one chunk comes in parts that
+            # each repeat its label: those may be cut between sentences.
+            if current and length + len(sentence) + 1 > size and (vote or len(sentences) > 1):
                 flush()
-                current, rows, length = [], [], len(title)
+                current, rows, length = [], [row], len(title)
             current.append(sentence)
             length += len(sentence) + 1
-            if not rows or rows[-1] is not row:
-                rows.append(row)
     if current:
         flush()
     return texts
-
 
 
 def table_chunks(document: LoadedDocument, doc_type: DocType, *, size: int, start_index: int) -> list[Chunk]:

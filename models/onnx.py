@@ -10,6 +10,12 @@ The export is a folder built in the model cache beside its source (`<source>-onn
 reference texts and only then published (`models.provision`), like the e5 build and the council merge.
 Its marker names the source folder's own build marker, so a rebuilt source (new adapter) is
 exported again.
+
+The export and the quantisation are deterministic: the same source weights and the same toolchain
+(torch, onnx, onnxruntime) give the same bytes (three int8 builds here, one hash). `REFERENCE_BUILDS`
+records those bytes' SHA-256 for the pinned toolchain, so a build that should reproduce them and does
+not fails loudly; with another toolchain the cosine check alone guards the export (and the marker
+records the hash and the versions that made it).
 """
 
 from __future__ import annotations
@@ -45,6 +51,13 @@ CHECK_TEXTS = (
     "query: ラオスの首都はどこ？",
 )
 _OPSET = 17
+# SHA-256 of model.onnx as built from the council model (merged weights' SHA-256 below) with this
+# toolchain (issue #16; `yakuba.models.onnx.toolchain()`): three int8 builds, one hash.
+REFERENCE_SOURCE_WEIGHTS = "1fb472fb1ec55258c0c8b563f79665741edb84226c2a8ac18b5683de63e5ff9a"
+REFERENCE_TOOLCHAIN = {"torch": "2.13.0+cpu", "onnx": "1.23.2", "onnxruntime": "1.32.0"}
+REFERENCE_BUILDS: dict[Precision, str] = {
+    "int8": "35fbf9e4d47045917dd89e19e52949a410f51cc95846e054b2f746948e06642a",
+}
 
 
 class OnnxExportError(ModelError):
@@ -151,6 +164,33 @@ def _quantise(fp32: Path, out: Path) -> None:
     quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True)
 
 
+def toolchain() -> dict[str, str]:
+    """The versions that decide an export's bytes."""
+    from importlib.metadata import version
+
+    import torch
+
+    return {"torch": str(torch.__version__), "onnx": version("onnx"), "onnxruntime": version("onnxruntime")}
+
+
+def check_reproducible(
+    model_file: Path, source_weights: str, tools: dict[str, str], precision: Precision
+) -> tuple[str, bool]:
+    """(SHA-256 of the graph, whether it is the reference build). Raises when the source weights and
+    the toolchain are the reference's but the bytes are not: the build is deterministic, so a
+    difference means a damaged file or an exporter that no longer does what was measured."""
+    digest = sha256_file(model_file)
+    expected = REFERENCE_BUILDS.get(precision)
+    if expected is None or source_weights != REFERENCE_SOURCE_WEIGHTS or tools != REFERENCE_TOOLCHAIN:
+        return digest, False
+    if digest != expected:
+        raise OnnxExportError(
+            f"ONNX 変換の結果が検証済みのもの（SHA-256 {expected[:12]}…）と一致しません（{digest[:12]}…）",
+            f"the {precision} ONNX export is not the verified build (sha256 {digest} != {expected})",
+        )
+    return digest, True
+
+
 def check_export(folder: Path, source: Path, precision: Precision) -> float:
     """Lowest cosine between the export's and the torch model's vectors on CHECK_TEXTS; raises below
     MIN_COSINE (a broken export must never reach a store)."""
@@ -189,11 +229,16 @@ def build_onnx(source: Path, target: Path, precision: Precision, progress: Calla
             raise OnnxExportError(
                 f"ONNX への変換に失敗しました: {source}", f"ONNX export of {source} failed: {exc}"
             ) from exc
+        tools = toolchain()
+        weights = source / "model.safetensors"
+        source_weights = sha256_file(weights) if weights.is_file() else ""
+        digest, reference = check_reproducible(staged / MODEL_FILE, source_weights, tools, precision)
         cosine = check_export(staged, source, precision)
         (staged / MARKER).write_text(json.dumps({
             "source": str(source), "source_build": _source_fingerprint(source), "precision": precision,
             "opset": _OPSET, "min_cosine_vs_torch": round(cosine, 5),
-            "model_bytes": (staged / MODEL_FILE).stat().st_size,
+            "model_bytes": (staged / MODEL_FILE).stat().st_size, "sha256": digest,
+            "source_weights_sha256": source_weights, "toolchain": tools, "reference_build": reference,
         }, indent=2) + "\n", encoding="utf-8")  # fmt: skip
         publish_dir(staged, target)
     return target

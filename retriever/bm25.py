@@ -27,11 +27,9 @@ import contextlib
 import logging
 import math
 import os
-import sqlite3
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,17 +43,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from yakuba.core.settings import Settings, get_settings, validate_tenant
+from yakuba.retriever.bm25_rows import SCHEMA_VERSION, PostgresRows, RowStore, SqliteRows
 from yakuba.retriever.filters import SearchFilters, date_to_int, metadata_year, speaker_matches
 from yakuba.retriever.tokenize import Tokenizer, default_tokenizer, query_normalize
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 _SEP = "\x1f"  # joins stored tokens; never part of one
 _DB_NAME = "tokens.sqlite3"
 _MATRIX_NAME = "matrix.npz"
 _NO_VALUE = -1  # a missing year/date/category in the filter columns
-_INSERT = "INSERT OR REPLACE INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _ROW = tuple[str, str, str | None, int | None, str | None, str | None, str | None, str]
 
 
@@ -214,6 +211,14 @@ def _vocabulary(rows: Sequence[tuple[Any, ...]]) -> tuple[dict[str, int], np.nda
     return dict(zip(first_seen, range(len(first_seen)), strict=True)), renumber[provisional]
 
 
+def rows_for(settings: Settings, tenant: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`{"rows": PostgresRows}` when YAKUBA_DATABASE_URL is set (else `{}`: SQLite in the folder)."""
+    if not settings.database_url or (options and "rows" in options):
+        return {}
+    tokenizer = (options or {}).get("tokenizer") or default_tokenizer()
+    return {"rows": PostgresRows(settings.database_url, validate_tenant(tenant), tokenizer.signature)}
+
+
 def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
@@ -256,7 +261,10 @@ class BM25Index:
         b: float = 0.75,
         phrases: bool = True,
         snapshot: bool = True,
+        rows: RowStore | None = None,
     ) -> None:
+        """`path`: the tenant's folder (its SQLite rows and this process's matrix snapshot); `rows`:
+        another row store (PostgresRows for a shared database), else SQLite in `path`."""
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.tokenizer: Tokenizer = tokenizer or default_tokenizer()
@@ -267,71 +275,17 @@ class BM25Index:
         self._lock = threading.RLock()
         self._built: _Built | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bm25-snapshot")
-        self._db = sqlite3.connect(
-            self.path / _DB_NAME, timeout=60.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: atomic; may lose the last commit on power loss
-        self._init_schema()
+        self.rows: RowStore = rows or SqliteRows(self.path / _DB_NAME, self.tokenizer.signature)
+        self._instance = self.rows.instance
         self._remove_stale_temp_files()
 
     @classmethod
     def for_tenant(cls, tenant: str, settings: Settings | None = None, **kwargs: Any) -> BM25Index:
         """The index of one tenant under `settings.bm25_path`."""
         settings = settings or get_settings()
-        return cls(settings.bm25_path / validate_tenant(tenant), **kwargs)
+        return cls(settings.bm25_path / validate_tenant(tenant), **kwargs, **rows_for(settings, tenant, kwargs))
 
     # -- storage -------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, bumping the generation so every reader rebuilds."""
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-
-    def _init_schema(self) -> None:
-        with self._lock:
-            db = self._db
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS chunks (id TEXT PRIMARY KEY, doc_id TEXT NOT NULL, "
-                    "doc_type TEXT, year INTEGER, date TEXT, speaker TEXT, role TEXT, tokens TEXT NOT NULL)"
-                )
-                db.execute("CREATE INDEX IF NOT EXISTS chunks_doc_id ON chunks (doc_id)")
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-                # identifies this database file, so a snapshot left by a deleted one never matches
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('instance', ?)", (uuid.uuid4().hex,))
-                stored = db.execute("SELECT value FROM meta WHERE key = 'tokenizer'").fetchone()
-                signature = self.tokenizer.signature
-                if stored is None or stored[0] != signature:
-                    if db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]:
-                        # Tokens of another tokenizer cannot be mixed with ours: empty the index, so
-                        # that `len(index) != store.count()` makes the caller run `rebuild_from`.
-                        log.warning(
-                            "BM25 index %s was built with tokenizer %s, now %s: emptied, rebuild it",
-                            self.path,
-                            stored[0] if stored else "?",
-                            signature,
-                        )
-                        db.execute("DELETE FROM chunks")
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('tokenizer', ?)", (signature,))
-                    db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
-                self._instance = db.execute("SELECT value FROM meta WHERE key = 'instance'").fetchone()[0]
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-
     def _remove_stale_temp_files(self, older_than_s: float = 3600.0) -> None:
         """Snapshot temp files of a process killed mid-write (recent ones may still be in use)."""
         now = time.time()
@@ -341,9 +295,7 @@ class BM25Index:
                     tmp.unlink()
 
     def _generation(self) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        return int(row[0])
+        return self.rows.generation()
 
     def generation(self) -> int:
         """The tenant's store version: bumped by every write of any process sharing this folder
@@ -353,7 +305,7 @@ class BM25Index:
     def touch(self) -> None:
         """Bump the generation without changing rows: a store change BM25 does not see (a reindex
         swapping the dense collection) still reaches every other process."""
-        with self._transaction():
+        with self.rows.write():
             pass
 
     def flush(self) -> None:
@@ -363,8 +315,7 @@ class BM25Index:
     def close(self) -> None:
         """Finish a pending snapshot write, then close the database."""
         self._writer.shutdown(wait=True)
-        with self._lock:
-            self._db.close()
+        self.rows.close()
 
     def __enter__(self) -> BM25Index:
         return self
@@ -390,27 +341,25 @@ class BM25Index:
             return
         tokens = self.tokenizer.tokenize_many(texts)  # the slow part, outside the write lock
         rows = [_clean_row(i, t, m or {}) for i, t, m in zip(ids, tokens, metadatas, strict=True)]
-        with self._transaction() as db:
-            db.executemany(_INSERT, rows)
+        with self.rows.write() as db:
+            db.upsert(rows)
 
     def remove(self, ids: Iterable[str]) -> int:
         """Delete chunks by id; unknown ids are ignored. Returns the number removed."""
         ids = list(ids)
         if not ids:
             return 0
-        with self._transaction() as db:
-            before = db.total_changes
-            db.executemany("DELETE FROM chunks WHERE id = ?", ((i,) for i in ids))
-            return db.total_changes - before
+        with self.rows.write() as db:
+            return db.remove(ids)
 
     def remove_document(self, doc_id: str) -> int:
         """Delete every chunk of a document. Returns the number removed."""
-        with self._transaction() as db:
-            return db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,)).rowcount
+        with self.rows.write() as db:
+            return db.remove_document(doc_id)
 
     def clear(self) -> None:
-        with self._transaction() as db:
-            db.execute("DELETE FROM chunks")
+        with self.rows.write() as db:
+            db.clear()
 
     def rebuild_from(
         self, chunks: Iterable[tuple[str, str, Mapping[str, Any] | None]], *, batch_size: int = 512
@@ -420,39 +369,31 @@ class BM25Index:
         One transaction: if the process dies half-way, the previous index is still there.
         Returns the number of chunks indexed.
         """
-        with self._transaction() as db:
-            db.execute("DELETE FROM chunks")
+        with self.rows.write() as db:
+            db.clear()
             for batch in _batched(chunks, batch_size):
                 tokens = self.tokenizer.tokenize_many([text for _, text, _ in batch])
-                db.executemany(
-                    _INSERT, [_clean_row(i, t, m or {}) for (i, _, m), t in zip(batch, tokens, strict=True)]
-                )
-            return db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+                db.upsert([_clean_row(i, t, m or {}) for (i, _, m), t in zip(batch, tokens, strict=True)])
+            return db.count()
 
     # -- reads ---------------------------------------------------------------------------------
     def __len__(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return self.rows.count()
 
     def ids(self) -> list[str]:
-        with self._lock:
-            return [row[0] for row in self._db.execute("SELECT id FROM chunks ORDER BY id")]
+        return self.rows.ids()
 
     def doc_ids(self) -> list[str]:
-        with self._lock:
-            return [row[0] for row in self._db.execute("SELECT DISTINCT doc_id FROM chunks ORDER BY doc_id")]
+        return self.rows.doc_ids()
 
     def speakers(self) -> list[str]:
         """Distinct speaker names, for `to_chroma_where(filters, known_speakers=...)`."""
-        with self._lock:
-            query = "SELECT DISTINCT speaker FROM chunks WHERE speaker IS NOT NULL ORDER BY speaker"
-            return [row[0] for row in self._db.execute(query)]
+        return self.rows.speakers()
 
     def tokens(self, chunk_id: str) -> list[str] | None:
         """Stored words of one chunk (debugging, tests); None for an unknown id."""
-        with self._lock:
-            row = self._db.execute("SELECT tokens FROM chunks WHERE id = ?", (chunk_id,)).fetchone()
-        return None if row is None else (row[0].split(_SEP) if row[0] else [])
+        stored = self.rows.tokens(chunk_id)
+        return None if stored is None else (stored.split(_SEP) if stored else [])
 
     def search(
         self, query: str, k: int = 10, filters: SearchFilters | None = None, *, normalize: bool = True
@@ -539,15 +480,7 @@ class BM25Index:
 
     def _read_rows(self, *, tokens: bool = True) -> tuple[int, list[tuple[Any, ...]]]:
         """All rows in insertion order, with the generation they belong to (one read transaction)."""
-        columns = "id, doc_id, doc_type, year, date, speaker, role" + (", tokens" if tokens else "")
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                generation = int(self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
-                rows = self._db.execute(f"SELECT {columns} FROM chunks ORDER BY rowid").fetchall()
-            finally:
-                self._db.execute("COMMIT")
-        return generation, rows
+        return self.rows.read(tokens=tokens)
 
     def _build(self, generation: int) -> _Built:
         generation, rows = self._read_rows()

@@ -130,7 +130,15 @@ class DocumentLibrary:
     # -- plumbing ----------------------------------------------------------------------------
     @contextmanager
     def _writing(self) -> Iterator[None]:
-        """One writer per tenant, across threads and processes; waits for the one before."""
+        """One writer per tenant, across threads and processes; waits for the one before. With a shared
+        database the lock is PostgreSQL's (an advisory lock per tenant), so it spans every replica and
+        is released by the server when a replica holding it dies."""
+        if self.settings.database_url:
+            from yakuba.core.db import advisory_lock, engine_for
+
+            with advisory_lock(engine_for(self.settings.database_url), f"tenant:{self.tenant}"):
+                yield
+            return
         self.lock_path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(self.lock_path):
             yield

@@ -125,6 +125,31 @@ def chunk_info(store: TenantStore, ids: Sequence[str]) -> dict[str, ChunkInfo]:
     return _info(store.get_chunks(list(ids)))
 
 
+COVERAGE_DEPTH = 2  # hits per list whose query coverage is measured (a short minutes line may drop the 1st)
+
+
+def query_coverage(store: TenantStore, query: str, rankings: Mapping[str, Sequence[tuple[str, float]]],
+                   texts: Mapping[str, str]) -> dict[str, float]:  # fmt: skip
+    """Chunk id → share of the question's idf mass whose words the chunk contains, for the first
+    COVERAGE_DEPTH hits of each list: one yardstick for dense's and BM25's top hits (the question's
+    words as BM25 tokenises them, weighted by this tenant's idf: 「南国市」 in a one-town library
+    counts little, 「自転車」 much). Empty without a BM25 index or for a question of no known word."""
+    if not store.has_bm25:
+        return {}
+    tokenizer = store.bm25.tokenizer
+    terms = list(dict.fromkeys(tokenizer.tokenize(query_normalize(query) or query)))  # as BM25 reads it
+    idf = store.bm25.idf(terms)
+    total = sum(idf.get(term, 0.0) for term in terms)
+    if total <= 0:
+        return {}
+    ids = {cid for hits in rankings.values() for cid, _ in hits[:COVERAGE_DEPTH] if cid in texts}
+    coverage = {}
+    for cid in ids:
+        words = set(tokenizer.tokenize(texts[cid]))
+        coverage[cid] = sum(idf.get(term, 0.0) for term in terms if term in words) / total
+    return coverage
+
+
 def _info(rows: Sequence[ChunkRow]) -> dict[str, ChunkInfo]:
     return {
         row.chunk_id: ChunkInfo(
@@ -152,6 +177,9 @@ class FusionConfig(BaseModel):
     short_chunk_chars: int = _DEFAULTS["fusion_short_chunk_chars"].default
     # interleave: dense's head start (in standard deviations of fusion.top_z) for the first place.
     interleave_dense_bias: float = _DEFAULTS["fusion_interleave_dense_bias"].default
+    # interleave: the list whose top hit holds more of the question's telling words (idf-weighted
+    # share, query_coverage) by more than this leads; None: confidence alone decides.
+    interleave_coverage_margin: float | None = _DEFAULTS["fusion_interleave_coverage_margin"].default
     # A question naming a town puts other towns' chunks behind the rest (fusion.prefer_towns).
     prefer_named_town: bool = True
 
@@ -176,7 +204,11 @@ class FusionConfig(BaseModel):
         id_weights = {"dense": dense} if dense else None
         if self.method == "interleave":
             active = {name: hits for name, hits in rankings.items() if weights.get(name, 1.0) > 0}
-            fused = confident_interleave(active, {"dense": self.interleave_dense_bias}, id_weights=id_weights)
+            fused = confident_interleave(
+                active, {"dense": self.interleave_dense_bias}, id_weights=id_weights,
+                coverage={cid: item.coverage for cid, item in infos.items() if item.coverage is not None},
+                coverage_margin=self.interleave_coverage_margin,
+            )  # fmt: skip
         elif self.method == "rrf":
             fused = weighted_rrf(rankings, weights, k=self.rrf_k, id_weights=id_weights)
         else:
@@ -201,6 +233,7 @@ class FusionConfig(BaseModel):
             short_chunk_chars=settings.fusion_short_chunk_chars,
             prefer_named_town=settings.fusion_prefer_named_town,
             interleave_dense_bias=settings.fusion_interleave_dense_bias,
+            interleave_coverage_margin=settings.fusion_interleave_coverage_margin,
         )
 
 
@@ -318,6 +351,10 @@ class HybridSearcher:
             candidates = list(dict.fromkeys(cid for hits in rankings.values() for cid, _ in hits))
             rows = {row.chunk_id: row for row in self.store.get_chunks(candidates)}
             info = _info(list(rows.values()))
+            if self.fusion.method == "interleave" and self.fusion.interleave_coverage_margin is not None:
+                texts = {cid: row.text for cid, row in rows.items()}
+                for cid, share in query_coverage(self.store, normalized, rankings, texts).items():
+                    info[cid].coverage = share
             fused, also_in = collapse_duplicates(self.fusion.fuse(rankings, info, query=text), info)
             fused = fused[:k]
         else:

@@ -169,8 +169,10 @@ class TenantStore:
         *,
         embedding_model: str | None = None,
         bm25_root: Path | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.client = client
+        self.database_url = database_url  # BM25 rows in the shared database (else SQLite under bm25_root)
         self.tenant = validate_tenant(tenant)
         self.embedding_model = embedding_model
         self.bm25_root = bm25_root
@@ -189,6 +191,7 @@ class TenantStore:
             tenant,
             embedding_model=model_identity(settings.embedding_model) if check_model else None,
             bm25_root=settings.bm25_path,
+            database_url=settings.database_url,
         )
         if not settings.chroma_url:  # a Chroma server is one process: every client sees every write
             store._folder = str(settings.chroma_path)
@@ -228,7 +231,13 @@ class TenantStore:
         if self._bm25 is None:
             if self.bm25_root is None:
                 raise StoreError("BM25 index folder is not configured for this store")
-            self._bm25 = BM25Index(self.bm25_root / self.tenant)
+            rows = None
+            if self.database_url:
+                from yakuba.retriever.bm25 import default_tokenizer
+                from yakuba.retriever.bm25_rows import PostgresRows
+
+                rows = PostgresRows(self.database_url, self.tenant, default_tokenizer().signature)
+            self._bm25 = BM25Index(self.bm25_root / self.tenant, rows=rows)
         return self._bm25
 
     def sync_bm25(self, *, page: int = 2000) -> bool:
@@ -450,6 +459,39 @@ class TenantStore:
                 self._chunk_collection.delete(ids=ids[part])
             if self.bm25_root is not None and ids:
                 self.bm25.remove(ids)
+
+    # -- backup and restore (yakuba/cli/backup.py) -------------------------------------------
+    def export_chunks(self, page: int = 1000):  # type: ignore[no-untyped-def]
+        """Every chunk as `(id, text, metadata, vector)`, in Chroma's order (backups)."""
+        offset = 0
+        while True:
+            got = self._chunk_collection.get(
+                include=["documents", "metadatas", "embeddings"], limit=page, offset=offset
+            )
+            if not got["ids"]:
+                return
+            for chunk_id, text, meta, vector in zip(
+                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            ):
+                yield chunk_id, text, dict(meta or {}), [float(x) for x in vector]
+            offset += len(got["ids"])
+
+    def import_chunks(self, rows: Sequence[tuple[str, str, dict[str, Any], Sequence[float]]]) -> None:
+        """Write chunks exactly as exported (vectors included, no embedding model needed); BM25 is
+        restored separately from its own rows so that its row order, and so its ties, stay the same."""
+        with self._writing():
+            for part in self._batches(len(rows)):
+                batch = rows[part]
+                self._chunk_collection.upsert(
+                    ids=[r[0] for r in batch], documents=[r[1] for r in batch],
+                    metadatas=[r[2] for r in batch], embeddings=[list(r[3]) for r in batch],
+                )
+
+    def import_bm25_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Replace the tenant's BM25 rows with exported ones (`bm25.rows.read()`), keeping their order."""
+        with self._writing(), self.bm25.rows.write() as writer:
+            writer.clear()
+            writer.upsert(rows)  # type: ignore[arg-type]
 
     def drop(self) -> None:
         """Delete the tenant's collections entirely (reindex, tests)."""

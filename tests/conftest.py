@@ -22,6 +22,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     home = tmp_path / "home"
     monkeypatch.setenv("YAKUBA_HOME", str(home))
     monkeypatch.delenv("YAKUBA_CHROMA_URL", raising=False)
+    monkeypatch.delenv("YAKUBA_DATABASE_URL", raising=False)
     monkeypatch.setenv("YAKUBA_CONFIG", str(tmp_path / "no-such-yakuba.toml"))
     # Pipeline/CLI tests are about the pipeline, not the model: the small packaged MiniLM keeps them
     # fast. The default e5 model has its own tests (test_e5_build.py, test_search.py).
@@ -63,7 +64,7 @@ SLOW_FIXTURES = frozenset({"e5_dir"})
 INTEGRATION_FIXTURES = frozenset({
     "embeddings", "store", "e5_model", "corpus_api", "fresh_api", "local_api", "local_model", "openai_server",
     "server", "chroma_server", "whisper_home", "searcher", "minutes_searcher", "library", "home", "http", "app",
-    "admin", "shuwa_doc", "toyama", "theme_set", "clip_audio",
+    "admin", "shuwa_doc", "toyama", "theme_set", "clip_audio", "pg_cluster", "database_url", "chroma_url",
 })  # fmt: skip
 
 

@@ -9,6 +9,10 @@ all sets but one, scored on the one left out — the situation of a town whose d
     .venv/bin/python -m yakuba.training.tune_fusion ../shared/datasets/kiryu-r4 ../shared/datasets/jsquad-valid \\
         ../shared/datasets/kiryu-r4-ikkatsu ../shared/datasets/pdfs-ja ../shared/datasets/library-mixed
 
+Each row also keeps the query coverage (search.query_coverage: the idf-weighted share of the question's
+words) of each list's first hits, which the interleave's coverage rule reads; lists cached before that
+field existed get it from the index on first use.
+
 History: the per-document-type dense weight (3.0 for 議会会議録 chunks with the council model) was
 chosen on one city's minutes; on 一括質問-style minutes it fell 0.05 below BM25 alone and in a mixed
 library it ranked 桐生市 minutes above the 南国市 document a question named (issue #16).
@@ -27,12 +31,14 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from yakuba.core.settings import Settings
-from yakuba.evals.datasets import load_dataset
+from yakuba.evals.datasets import Dataset, load_dataset
 from yakuba.evals.metrics import dedupe, ndcg_at_k
 from yakuba.evals.retrieval import index_dir, open_index
 from yakuba.retriever.embeddings import embeddings_from_settings
 from yakuba.retriever.fusion import ChunkInfo, collapse_duplicates
-from yakuba.retriever.search import FusionConfig, HybridSearcher, chunk_info
+from yakuba.retriever.search import COVERAGE_DEPTH, FusionConfig, HybridSearcher, chunk_info, query_coverage
+from yakuba.retriever.store import TenantStore
+from yakuba.retriever.tokenize import query_normalize
 
 CANDIDATES = 50
 K = 10
@@ -41,12 +47,34 @@ Row = dict[str, Any]  # {"question", "gold", "rankings": {"dense": [[id, score]]
 
 
 def candidate_lists(dataset_dir: Path, settings: Settings, cache: Path | None = None) -> tuple[str, list[Row]]:
-    """Per answerable question: the dense and BM25 top-50 and what fusion may know of each chunk."""
+    """Per answerable question: the dense and BM25 top-50, what fusion may know of each chunk, and
+    the query coverage of each list's first hits (added to older cached lists on first use)."""
     dataset = load_dataset(dataset_dir)
     key = hashlib.sha256(str(index_dir(settings, dataset)).encode()).hexdigest()[:12]
     cached = cache / f"{dataset.name}-{key}.json" if cache else None
     if cached and cached.is_file():
-        return dataset.name, json.loads(cached.read_text(encoding="utf-8"))
+        rows: list[Row] = json.loads(cached.read_text(encoding="utf-8"))
+        if all("coverage" in row for row in rows):
+            return dataset.name, rows
+        store, _ = open_index(settings, dataset)
+        for row in rows:
+            row["coverage"] = _coverage(store, row)
+        store.close()
+    else:
+        rows = _lists(dataset, settings)
+    if cached:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    return dataset.name, rows
+
+
+def _coverage(store: TenantStore, row: Row) -> dict[str, float]:
+    ids = list(dict.fromkeys(cid for hits in row["rankings"].values() for cid, _ in hits[:COVERAGE_DEPTH]))
+    texts = {chunk.chunk_id: chunk.text for chunk in store.get_chunks(ids)}
+    return query_coverage(store, query_normalize(row["question"]) or row["question"], row["rankings"], texts)
+
+
+def _lists(dataset: Dataset, settings: Settings) -> list[Row]:
     store, _ = open_index(settings, dataset)
     searcher = HybridSearcher(store, embeddings_from_settings(settings), FusionConfig(candidates=CANDIDATES))
     rows: list[Row] = []
@@ -57,15 +85,14 @@ def candidate_lists(dataset_dir: Path, settings: Settings, cache: Path | None = 
         }
         ids = list(dict.fromkeys(cid for hits in rankings.values() for cid, _ in hits))
         info = chunk_info(store, ids)
-        rows.append({
+        row: Row = {
             "question": question.question, "gold": question.gold_doc_ids, "rankings": rankings,
             "info": {cid: i.model_dump() for cid, i in info.items()},
-        })  # fmt: skip
+        }  # fmt: skip
+        row["coverage"] = _coverage(store, row)
+        rows.append(row)
     store.close()
-    if cached:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        cached.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-    return dataset.name, rows
+    return rows
 
 
 def fused(row: Row, config: FusionConfig | str) -> list[tuple[str, float]]:
@@ -73,6 +100,9 @@ def fused(row: Row, config: FusionConfig | str) -> list[tuple[str, float]]:
     if isinstance(config, str):
         return rankings[config]
     info = {cid: ChunkInfo.model_validate(value) for cid, value in row["info"].items()}
+    for cid, share in row.get("coverage", {}).items():
+        if cid in info:
+            info[cid].coverage = share
     hits, _ = collapse_duplicates(config.fuse(rankings, info, query=row["question"]), info)  # as search does
     return hits
 
@@ -114,7 +144,10 @@ def grid() -> list[FusionConfig]:
     configs += [FusionConfig(method="minmax", dense_weight=w) for w in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)]
     configs += [FusionConfig(method="zscore", dense_weight=w) for w in (0.5, 0.75, 1.0, 1.25, 1.5)]
     configs += [FusionConfig(method="rrf", dense_weight=w, rrf_k=k) for w in (0.5, 1.0, 2.0, 3.0) for k in (10, 60)]
-    configs += [FusionConfig(method="interleave", interleave_dense_bias=b) for b in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)]
+    configs += [FusionConfig(method="interleave", interleave_dense_bias=b, interleave_coverage_margin=None)
+                for b in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)]  # fmt: skip
+    configs += [FusionConfig(method="interleave", interleave_dense_bias=b, interleave_coverage_margin=m)
+                for b in (0.5, 1.0, 1.5) for m in (0.0, 0.05, 0.1, 0.2)]  # fmt: skip
     return configs
 
 
@@ -132,7 +165,9 @@ def label(config: FusionConfig) -> str:
         extra += " (old default)"
     k = f" k={config.rrf_k}" if config.method == "rrf" else ""
     if config.method == "interleave":
-        return f"interleave dense_bias={config.interleave_dense_bias}"
+        margin = config.interleave_coverage_margin
+        cover = "" if margin is None else f" coverage_margin={margin}"
+        return f"interleave dense_bias={config.interleave_dense_bias}{cover}"
     return f"{config.method} w_dense={config.dense_weight}{k}{extra}"
 
 

@@ -1,7 +1,8 @@
-"""/healthz (no key), /metrics (any key) and /v1/me (the caller's key)."""
+"""/healthz and /readyz (no key), /metrics (any key) and /v1/me (the caller's key)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -14,7 +15,7 @@ from yakuba.api.errors import ERROR_RESPONSES
 from yakuba.api.keys import ApiKey
 from yakuba.api.metrics import Metrics
 from yakuba.api.routing import YakubaRoute
-from yakuba.api.schemas import HealthResponse, MeResponse
+from yakuba.api.schemas import HealthResponse, MeResponse, ReadyResponse
 from yakuba.core.settings import Settings
 
 router = APIRouter(tags=["system"], route_class=YakubaRoute)
@@ -56,6 +57,45 @@ def healthz(settings: Annotated[Settings, Depends(get_settings)]) -> JSONRespons
     models = _models(settings)
     ok = bool(store["ok"]) and bool(models["embedding_model_ok"])
     body = HealthResponse(status="ok" if ok else "degraded", version=__version__, store=store, models=models)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+def _database_health(settings: Settings) -> dict[str, object]:
+    if not settings.database_url:
+        return {"ok": True, "backend": "sqlite"}
+    from yakuba.core.db import ping
+
+    try:
+        ping(settings.database_url)
+    except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
+        return {"ok": False, "backend": "postgresql", "error": str(exc)[:300]}
+    return {"ok": True, "backend": "postgresql"}
+
+
+def _model_on_disk(settings: Settings) -> bool:
+    """A model given as a folder must exist: a replica started with a wrong path is not ready (a hub
+    name cannot be checked offline and counts as loadable)."""
+    from yakuba.retriever.embeddings import EmbeddingModelError, resolve_model
+
+    try:
+        resolved = resolve_model(settings.embedding_model, build=False, model_cache=settings.model_cache)
+    except EmbeddingModelError:
+        return False
+    looks_like_path = resolved.startswith(("/", ".", "~")) or "\\" in resolved
+    return not looks_like_path or Path(resolved).expanduser().exists()
+
+
+@router.get("/readyz", response_model=ReadyResponse, summary="受付可能か（キー不要） / readiness",
+            responses={503: {"model": ReadyResponse, "description": "DB・ストア・モデルのいずれかが使えない"}})
+def readyz(settings: Annotated[Settings, Depends(get_settings)]) -> JSONResponse:
+    """Whether this replica can serve now: the database, Chroma, and the embedding model present
+    (loaded or loadable without a download). A load balancer sends traffic only to ready replicas;
+    /healthz stays the liveness probe."""
+    checks = {"database": _database_health(settings), "store": _store_health(settings)}
+    models = _models(settings)
+    checks["models"] = {"ok": bool(models["embedding_model_ok"]) and _model_on_disk(settings), **models}
+    ok = all(bool(check["ok"]) for check in checks.values())
+    body = ReadyResponse(status="ready" if ok else "not_ready", version=__version__, checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
 

@@ -22,7 +22,7 @@ import httpx
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance"
 TRANSCRIBE = "/v1/transcribe"
 # Routes anyone may call: everything else must answer 401 without a key.
-PUBLIC_ROUTES = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_ROUTES = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 _SAMPLE = re.compile(r'^yakuba_http_requests_total\{method="([^"]*)",route="([^"]*)",status="(\d+)"\} ([0-9.e+]+)$')
 
 

@@ -107,7 +107,7 @@ def test_served_openapi_lists_every_route(server: Server) -> None:
     paths = set(spec["paths"])
     assert {
         "/v1/chat", "/v1/chat/completions", "/v1/search", "/v1/drafts/minutes", "/v1/drafts/pr-article",
-        "/v1/drafts/export", "/v1/transcribe", "/v1/documents", "/v1/documents/{doc_id}", "/healthz",
+        "/v1/drafts/export", "/v1/transcribe", "/v1/documents", "/v1/documents/{doc_id}", "/healthz", "/readyz",
         "/metrics", "/v1/me", "/v1/evals/reports",
     } <= paths
     assert "HTTPBearer" in spec["components"]["securitySchemes"]

@@ -19,7 +19,9 @@ from yakuba.ingest.tables import (
     is_vote_table,
     markdown_parts,
     row_sentences,
+    table_from_markdown,
     table_texts,
+    table_unit,
 )
 
 # The grid pdfplumber returns for the 歳出 summary of a municipal budget (議案第7号 p.21): a
@@ -43,7 +45,10 @@ VOTE_GRID: list[list[str | None]] = [
 def test_clean_cell_joins_vertical_spaced_and_wrapped_text() -> None:
     assert clean_cell("丹\n羽\n孝\n志") == "丹羽孝志"
     assert clean_cell("金 額") == "金額"
-    assert clean_cell("(但し、利率見直し方式で借り入れる政\n府資金)") == "(但し、利率見直し方式で借り入れる政府資金)"
+    assert (
+        clean_cell("(但し、利率見直し方式で借り入れる政\n府資金)")
+        == "(但し、利率見直し方式で借り入れる政府資金)"
+    )
     assert clean_cell("均等割 68,310\n所得割 2,244,502") == "均等割 68,310 所得割 2,244,502"
     assert clean_cell("６，５３８，７７７") == "6,538,777"
     assert clean_cell(None) == ""
@@ -64,18 +69,24 @@ def test_multi_row_header_with_merged_cells() -> None:
     ]
     assert table.rows[0] == ["1.議会費", "206,337", "207,192", "△855", "", "", "", "206,337"]
     first = row_sentences(table)[0]
-    assert first.startswith("1.議会費 本年度予算額：206,337、前年度予算額：207,192、比較：△855")
-    assert "一般財源：206,337" in first and "国県支出金" not in first  # empty cells say nothing
-    # A long row is split into one sentence per cell, each keeping the row label.
-    assert "2.総務費 本年度予算額の財源内訳 特定財源 地方債：24,600。" in row_sentences(table)
+    assert first.startswith("1.議会費：本年度予算額 206,337、前年度予算額 207,192、比較 △855")
+    assert "一般財源 206,337" in first and "国県支出金" not in first  # empty cells say nothing
+    # A long row stays one sentence: its label and every cell together.
+    assert row_sentences(table)[1] == (
+        "2.総務費：本年度予算額 2,581,722、前年度予算額 2,759,606、比較 △177,884、"
+        "本年度予算額の財源内訳 特定財源 国県支出金 153,375、本年度予算額の財源内訳 特定財源 地方債 24,600、"
+        "本年度予算額の財源内訳 特定財源 その他 635,261、本年度予算額の財源内訳 一般財源 1,768,486。"
+    )
 
 
 def test_continuation_takes_the_previous_header() -> None:
     first = build_table([["款", "金額"], ["1.市税", "6,538,777"]], number=1, page=8)
-    rest = build_table([["2.地方譲与税", "243,215"], ["3.利子割交付金", "5,800"]], number=2, page=9, previous=first)
+    rest = build_table(
+        [["2.地方譲与税", "243,215"], ["3.利子割交付金", "5,800"]], number=2, page=9, previous=first
+    )
     assert rest is not None and rest.header == ["款", "金額"]
     assert rest.rows == [["2.地方譲与税", "243,215"], ["3.利子割交付金", "5,800"]]
-    assert row_sentences(rest)[0] == "2.地方譲与税 金額：243,215。"
+    assert row_sentences(rest)[0] == "2.地方譲与税：金額 243,215。"
 
 
 @pytest.mark.parametrize(
@@ -104,7 +115,11 @@ def test_vote_table_sentences_name_bill_member_and_vote() -> None:
 
 
 def test_transposed_vote_table() -> None:
-    grid: list[list[str | None]] = [["議員名", "議案第1号", "議案第2号"], ["山田太郎", "×", "○"], ["佐藤花子", "○", "○"]]
+    grid: list[list[str | None]] = [
+        ["議員名", "議案第1号", "議案第2号"],
+        ["山田太郎", "×", "○"],
+        ["佐藤花子", "○", "○"],
+    ]
     table = build_table(grid, number=1)
     assert table is not None
     assert row_sentences(table) == [
@@ -124,12 +139,14 @@ def test_long_table_parts_repeat_caption_and_header() -> None:
     body = [line for part in parts for line in part.split("\n")[3:]]
     assert body == [f"| {r[0]} | {r[1]} |" for r in rows]  # every row once, in order
     kinds = [kind for _, kind, _ in table_texts(table, 300)]
-    assert kinds.count("table") == len(markdown_parts(table, int(300 * TABLE_SLACK))) and "table_rows" in kinds
+    assert (
+        kinds.count("table") == len(markdown_parts(table, int(300 * TABLE_SLACK))) and "table_rows" in kinds
+    )
     for text, kind, markdown in table_texts(table, 300):
         if kind == "table_rows":
-            assert text.startswith("表4（p.10） (単位:千円)\n")
+            assert text.startswith("## 表4（p.10） (単位:千円)\n")
             # The Markdown a citation of these sentences shows: the header and exactly their rows.
-            labels = [line.split(" ")[0] for line in text.split("\n")[1:]]
+            labels = [line.split("：")[0] for line in text.split("\n")[1:]]
             assert markdown.split("\n")[1:3] == ["| 款 | 金額 |", "|---|---|"]
             assert [line.split(" | ")[0].lstrip("| ") for line in markdown.split("\n")[3:]] == labels
         else:
@@ -156,7 +173,9 @@ def test_chunks_carry_table_number_page_and_kind() -> None:
     }
     rows_chunk = next(c for c in table_chunks if c.extra["content"] == "table_rows")
     assert "山田太郎 反対（×）" in rows_chunk.text
-    assert "| 議案第1号 | やくば町税条例の一部を改正する条例 | ○ | × | ○ |" in str(rows_chunk.extra["table_markdown"])
+    assert "| 議案第1号 | やくば町税条例の一部を改正する条例 | ○ | × | ○ |" in str(
+        rows_chunk.extra["table_markdown"]
+    )
 
 
 def test_ocr_pages_mark_their_chunks() -> None:
@@ -181,7 +200,13 @@ def test_docx_vote_table_and_layout_grid(tmp_path: Path) -> None:
     doc = Document()
     doc.add_paragraph("令和6年第1回定例会 議決結果")
     table = doc.add_table(rows=3, cols=4)
-    for r, values in enumerate([["議案番号", "件名", "山田太郎", "佐藤花子"], ["議案第1号", "町税条例", "○", "×"], ["議案第2号", "予算", "○", "○"]]):
+    for r, values in enumerate(
+        [
+            ["議案番号", "件名", "山田太郎", "佐藤花子"],
+            ["議案第1号", "町税条例", "○", "×"],
+            ["議案第2号", "予算", "○", "○"],
+        ]
+    ):
         for c, value in enumerate(values):
             table.cell(r, c).text = value
     merged = doc.add_table(rows=1, cols=1)  # a one-cell frame: stays text
@@ -190,7 +215,12 @@ def test_docx_vote_table_and_layout_grid(tmp_path: Path) -> None:
     doc.save(path)
     [loaded] = load_path(path)
     [vote] = loaded.tables
-    assert vote.caption == "令和6年第1回定例会 議決結果" and vote.header == ["議案番号", "件名", "山田太郎", "佐藤花子"]
+    assert vote.caption == "令和6年第1回定例会 議決結果" and vote.header == [
+        "議案番号",
+        "件名",
+        "山田太郎",
+        "佐藤花子",
+    ]
     assert "議案第1号 町税条例：山田太郎 賛成（○）、佐藤花子 反対（×）。" in row_sentences(vote)
     assert "お問い合わせ 総務課" in loaded.pages[0].text and "議案第1号" not in loaded.pages[0].text
 
@@ -211,8 +241,8 @@ def test_html_rowspan_and_colspan(tmp_path: Path) -> None:
     assert table.caption == "職員数の推移"
     assert table.header == ["区分", "職員数(人) 令和5年", "職員数(人) 令和6年"]
     assert row_sentences(table) == [
-        "一般行政 職員数(人) 令和5年：120、職員数(人) 令和6年：118。",
-        "教育 職員数(人) 令和5年：35、職員数(人) 令和6年：36。",
+        "一般行政：職員数(人) 令和5年 120、職員数(人) 令和6年 118。",
+        "教育：職員数(人) 令和5年 35、職員数(人) 令和6年 36。",
     ]
     assert "120" not in doc.pages[0].text
 
@@ -231,3 +261,39 @@ def test_real_pdf_table_is_cut_out_of_the_page_text() -> None:
     page_one = next(p for p in doc.pages if p.page == 1).text.replace(" ", "")
     assert "駅前町三丁目" not in page_one  # the cells are no longer duplicated in the text
     assert "図書館の名称及び位置は" in page_one  # the text around the table stays
+
+
+def test_rows_are_never_split_from_their_label() -> None:
+    """Row chunks are cut only between rows; a row too long for any chunk comes in parts that each
+    start with its label; the Markdown behind every row chunk holds exactly its rows."""
+    header = ["区分", *[f"令和{y}年度 決算額" for y in range(1, 9)]]
+    rows = [[f"{i}.項目{i}", *[f"{i * 1000 + y:,}" for y in range(1, 9)]] for i in range(1, 7)]
+    table = ExtractedTable(number=3, page=5, caption="(単位:千円)", header=header, rows=rows)
+    texts = table_texts(table, 200)
+    row_chunks = [(text, markdown) for text, kind, markdown in texts if kind == "table_rows"]
+    seen: list[str] = []
+    for text, markdown in row_chunks:
+        lines = text.split("\n")[1:]
+        assert all(line.split("：")[0] in {r[0] for r in rows} for line in lines)  # every line has its label
+        seen += [line.split("：")[0] for line in lines]
+        assert {line.split("：")[0] for line in lines} == {
+            line.split(" | ")[0].lstrip("| ") for line in markdown.split("\n")[3:]
+        }
+    assert list(dict.fromkeys(seen)) == [r[0] for r in rows]
+    # A row longer than the limit (8 cells of ~16 chars against 80) comes in labelled parts, all cells kept.
+    parts = [s for s in row_sentences(table, 80) if s.startswith("1.項目1：")]
+    assert len(parts) >= 2 and all(len(p) <= 80 for p in parts)
+    assert sum(p.count("決算額") for p in parts) == 8
+    # Small enough rows are one sentence each, packed whole.
+    assert len(row_sentences(table)) == len(rows)
+
+
+def test_markdown_round_trip_and_unit() -> None:
+    table = build_table(BUDGET_GRID, number=12, page=21, caption="(歳出) (単位:千円)")
+    assert table is not None
+    [part] = markdown_parts(table, 10_000)
+    back = table_from_markdown(part)
+    assert back is not None
+    assert (back.caption, back.header, back.rows) == (table.caption, table.header, table.rows)
+    assert table_unit(table) == "千円"
+    assert table_from_markdown("本文だけのテキストです。") is None

@@ -191,3 +191,47 @@ def test_interleave_config_applies_the_short_chunk_rule_and_towns() -> None:
     assert [c for c, _ in config.fuse(rankings, info, query="南国市の予算")] == ["n1", "x", "k1"]
     muted = FusionConfig(method="interleave", dense_weight=0.0).fuse(rankings, info)
     assert [c for c, _ in muted] == ["n1", "k1", "x"]  # a list with weight 0 takes no part
+
+
+def test_the_list_whose_top_covers_more_of_the_question_leads() -> None:
+    from yakuba.retriever.fusion import confident_interleave
+
+    dense = [("d1", 10.0), ("d2", 1.0), ("b1", 1.0), ("d4", 1.0)]  # peaked: dense leads on confidence
+    bm25 = [("b1", 3.0), ("b2", 2.9), ("b3", 2.8)]
+    lists = {"dense": dense, "bm25": bm25}
+    covered = {"d1": 0.4, "b1": 0.9}
+    assert [c for c, _ in confident_interleave(lists, coverage=covered, coverage_margin=0.1)][:2] == ["b1", "d1"]
+    # within the margin, or unmeasured, or no margin set: confidence decides as before
+    assert [c for c, _ in confident_interleave(lists, coverage=covered, coverage_margin=0.6)][:2] == ["d1", "b1"]
+    assert [c for c, _ in confident_interleave(lists, coverage={"b1": 0.9}, coverage_margin=0.1)][:2] == ["d1", "b1"]
+    assert [c for c, _ in confident_interleave(lists, coverage=covered)][:2] == ["d1", "b1"]
+    # the same rule lets dense lead when *its* top holds the question's words
+    flat_dense = [("d1", 1.0), ("d2", 1.0), ("d3", 1.0)]
+    assert confident_interleave({"dense": flat_dense, "bm25": bm25})[0][0] == "b1"
+    assert confident_interleave({"dense": flat_dense, "bm25": bm25}, coverage={"d1": 1.0, "b1": 0.5},
+                                coverage_margin=0.1)[0][0] == "d1"  # fmt: skip
+
+
+def test_coverage_is_the_idf_share_of_the_question_in_a_chunk() -> None:
+    from yakuba.retriever.search import query_coverage
+
+    class FakeBM25:
+        class tokenizer:  # noqa: N801 - stands in for an attribute
+            @staticmethod
+            def tokenize(text: str) -> list[str]:
+                return text.split()
+
+        @staticmethod
+        def idf(terms: list[str]) -> dict[str, float]:
+            return {"自転車": 3.0, "補助": 1.0, "南国市": 0.0}
+
+    class FakeStore:
+        has_bm25 = True
+        bm25 = FakeBM25()
+
+    texts = {"a": "自転車 の 補助 を 創設", "b": "南国市 の 補助", "c": "自転車"}
+    rankings = {"dense": [("b", 0.9), ("x", 0.8)], "bm25": [("a", 5.0), ("c", 4.0)]}
+    got = query_coverage(FakeStore(), "南国市 自転車 補助", rankings, texts)  # type: ignore[arg-type]
+    assert got == {"a": pytest.approx(1.0), "b": pytest.approx(0.25), "c": pytest.approx(0.75)}  # x: no text
+    FakeStore.has_bm25 = False
+    assert query_coverage(FakeStore(), "自転車", rankings, texts) == {}  # type: ignore[arg-type]

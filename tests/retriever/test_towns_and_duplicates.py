@@ -66,3 +66,18 @@ def test_identical_texts_come_back_once(library: HybridSearcher) -> None:
     assert len(quoted[0].also_in) == 1
     # single-list modes show the raw list (evaluation, debugging)
     assert sum(QUOTE in p.text for p in library.search(QUOTE, k=5, mode="bm25").passages) == 2
+
+
+def test_query_coverage_on_the_real_index(library: HybridSearcher) -> None:
+    """The coverage rule's yardstick over the real tokenizer and idf, and a search that uses it."""
+    from yakuba.retriever.search import query_coverage
+
+    rows = {row.metadata["doc_id"]: row for row in library.store.get_chunks(library.store.bm25.ids())}
+    nankoku, law = rows["南国市/提案理由_第444回定例会.txt"], rows["地方自治法の解説.txt"]
+    rankings = {"dense": [(law.chunk_id, 0.9)], "bm25": [(nankoku.chunk_id, 5.0)]}
+    texts = {nankoku.chunk_id: nankoku.text, law.chunk_id: law.text}
+    covered = query_coverage(library.store, "補正予算の規模はいくらですか", rankings, texts)
+    assert covered[law.chunk_id] == 0.0 and 0.5 < covered[nankoku.chunk_id] <= 1.0
+    fusion = library.fusion.model_copy(update={"method": "interleave", "interleave_coverage_margin": 0.1})
+    passages = HybridSearcher(library.store, library.embeddings, fusion).search("一般会計補正予算の規模", k=3).passages
+    assert passages and passages[0].bm25_rank == 1  # BM25's top holds the question's words: it leads

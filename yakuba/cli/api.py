@@ -7,7 +7,6 @@ Kept apart from yakuba/cli.py (ingest and search) so the API's commands live bes
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -29,10 +28,10 @@ err = Console(stderr=True)
 
 
 def _keys(settings: Settings):  # type: ignore[no-untyped-def]
-    from yakuba.api.keys import KeyStore
+    from yakuba.api.keys import open_key_store
 
     settings.ensure_home()
-    return KeyStore(settings.keys_path)
+    return open_key_store(settings)
 
 
 def serve(
@@ -44,14 +43,12 @@ def serve(
     import uvicorn
 
     from yakuba.api.app import create_app
+    from yakuba.api.logs import configure_logging
 
     settings = load_settings()
     settings.ensure_home()
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        handlers=[logging.FileHandler(settings.log_path / "api.log", encoding="utf-8"), logging.StreamHandler()],
-    )
+    configure_logging(settings)
+    app = create_app(settings)  # first: with YAKUBA_DATABASE_URL it brings the shared schema up to date
     if not _keys(settings).list(include_revoked=False):
         err.print(
             "[yellow]有効な API キーがありません。`yakuba keys create --role admin --tenant <テナント>` で"
@@ -60,7 +57,7 @@ def serve(
     bind_host = host or settings.api_host
     bind_port = port or settings.api_port
     err.print(f"Yakuba API: http://{bind_host}:{bind_port}  (docs: /docs, engine: {settings.chat_engine})")
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level=log_level)
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level=log_level, log_config=None)
 
 
 @keys_app.command("create")
@@ -121,7 +118,7 @@ def audit_export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="出力ファイル（省略時は標準出力）")] = None,
 ) -> None:
     """監査ログを CSV / JSON Lines で出力 / export the audit log."""
-    from yakuba.api.audit import AuditLog, export, parse_since
+    from yakuba.api.audit import export, open_audit_log, parse_since
 
     settings = load_settings()
     if fmt not in ("csv", "jsonl"):
@@ -132,7 +129,7 @@ def audit_export(
     except ValueError as exc:
         raise fail(str(exc)) from exc
     settings.ensure_home()
-    rows = AuditLog(settings.audit_path, mask_questions=settings.pii_mask_logs).rows(start, end)
+    rows = open_audit_log(settings).rows(start, end)
     text = export(rows, fmt)  # type: ignore[arg-type]
     if output is None:
         sys.stdout.write(text)

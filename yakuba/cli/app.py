@@ -21,6 +21,7 @@ from yakuba.cli.api import register as register_api_commands
 from yakuba.cli.ask import ask_command
 from yakuba.cli.common import fail, fail_error, load_settings
 from yakuba.cli.evals import eval_answers, eval_compare, eval_drafts
+from yakuba.cli.ops import register as register_ops_commands
 from yakuba.cli.survey import survey_app
 from yakuba.cli.transcribe import transcribe_command
 from yakuba.cli.ui import ui_command, up_command
@@ -45,6 +46,7 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(models_app, name="models")
 app.add_typer(survey_app, name="survey")
 register_api_commands(app)  # serve, keys, audit
+register_ops_commands(app)  # db upgrade, backup, restore
 app.command("ask")(ask_command)
 app.command("transcribe")(transcribe_command)
 app.command("ui")(ui_command)

@@ -92,10 +92,10 @@ def port_is_free(host: str, port: int) -> bool:
 
 def ensure_ui_key(settings: Settings, tenant: str) -> str:
     """The UI's key: the stored one while it is still valid for `tenant`, else a new admin key (0600 file)."""
-    from yakuba.api.keys import KeyStore
+    from yakuba.api.keys import open_key_store
 
     path = settings.home / UI_KEY_FILE
-    store = KeyStore(settings.keys_path)
+    store = open_key_store(settings)
     if path.is_file():
         token = path.read_text(encoding="utf-8").strip()
         key = store.verify(token) if token else None

@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(
         None, description="http(s)://host:port of a Chroma server; unset = embedded PersistentClient."
     )
+    database_url: str | None = Field(
+        None,
+        description="postgresql+psycopg://user@host/db: API keys, the audit log and the BM25 rows live in "
+        "PostgreSQL, shared by every `yakuba serve` replica (docs/deploy.md); unset = SQLite files under home.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`json`: one JSON object per log line with the request id (log collectors)."
+    )
     default_tenant: str = "default"
 
     embedding_model: str = Field(
@@ -149,6 +157,10 @@ class Settings(BaseSettings):
     fusion_interleave_dense_bias: float = Field(
         1.0, description="interleave: dense takes the first place unless BM25's top stands out by more than "
         "this many standard deviations beyond dense's (retriever.fusion.top_z)."
+    )
+    fusion_interleave_coverage_margin: float | None = Field(
+        None, ge=0, le=1, description="interleave: the list whose top hit holds more of the question's telling "
+        "words (idf-weighted share) by more than this takes the first place; unset: confidence decides."
     )
     fusion_short_chunk_chars: int = Field(
         40, ge=0, le=1000, description="Chunks with less content (speaker label aside) get no dense credit."
