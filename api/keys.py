@@ -11,9 +11,10 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
@@ -70,6 +71,14 @@ def _now() -> str:
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def matching_key(row: Any, secret: str, to_key: Callable[[Any], ApiKey]) -> ApiKey | None:
+    """The active key of a stored row whose secret matches (every store checks a token the same way)."""
+    if row is None or not hmac.compare_digest(row["secret_sha256"], _digest(secret)):
+        return None
+    key = to_key(row)
+    return key if key.active else None
 
 
 def parse_token(token: str) -> tuple[str, str] | None:
@@ -132,10 +141,8 @@ class KeyStore:
         key_id, secret = parsed
         with self._db() as db:
             row = db.execute("SELECT * FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
-            if row is None or not hmac.compare_digest(row["secret_sha256"], _digest(secret)):
-                return None
-            key = _row_to_key(row)
-            if not key.active:
+            key = matching_key(row, secret, _row_to_key)
+            if key is None:
                 return None
             if _stale(key.last_used_at):
                 key.last_used_at = _now()

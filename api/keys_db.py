@@ -6,7 +6,6 @@ on any machine) is refused by every replica from its next request on: no cache t
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from sqlalchemy import Engine, delete, select, update
@@ -21,6 +20,7 @@ from yakuba.api.keys import (
     _digest,
     _now,
     _stale,
+    matching_key,
     parse_token,
     validate_role,
 )
@@ -63,10 +63,8 @@ class DatabaseKeyStore:
         key_id, secret = parsed
         with self.engine.begin() as db:
             row = db.execute(select(api_keys).where(api_keys.c.key_id == key_id)).mappings().first()
-            if row is None or not hmac.compare_digest(row["secret_sha256"], _digest(secret)):
-                return None
-            key = _to_key(row)
-            if not key.active:
+            key = matching_key(row, secret, _to_key)
+            if key is None:
                 return None
             if _stale(key.last_used_at):
                 key.last_used_at = _now()

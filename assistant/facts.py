@@ -32,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from yakuba.assistant.text import compact, split_sentences
+from yakuba.core.wareki import KANJI_DIGITS
 from yakuba.ingest.clean import is_heading
 from yakuba.retriever.search import Passage
 from yakuba.retriever.tokenize import tokenize
@@ -44,19 +45,6 @@ ITEM_MIN_COVERAGE = 0.35
 ROUNDING = Decimal("0.01")
 
 _ERAS = {"令和": 2018, "平成": 1988, "昭和": 1925, "大正": 1911, "明治": 1867}
-_KANJI_DIGITS = {
-    "〇": 0,
-    "零": 0,
-    "一": 1,
-    "二": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-}
 _SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _BIG_UNITS = {"万": 10**4, "億": 10**8, "兆": 10**12}
 _KANJI_NUM = "〇零一二三四五六七八九十百千"
@@ -125,8 +113,8 @@ def parse_number(token: str) -> Decimal | None:
         for piece in digits:
             if piece[0].isdigit():
                 current = Decimal(piece)
-            elif piece in _KANJI_DIGITS:
-                current = (current or Decimal(0)) * 10 + _KANJI_DIGITS[piece]
+            elif piece in KANJI_DIGITS:
+                current = (current or Decimal(0)) * 10 + KANJI_DIGITS[piece]
             elif piece in _SMALL_UNITS:
                 section += (current if current is not None else Decimal(1)) * _SMALL_UNITS[piece]
                 current = None

@@ -16,7 +16,7 @@ ERA_START: dict[str, date] = {
     "昭和": date(1926, 12, 25),
     "大正": date(1912, 7, 30),
 }
-_KANJI_DIGITS = {
+KANJI_DIGITS = {
     "〇": 0,
     "零": 0,
     "一": 1,
@@ -44,14 +44,14 @@ def to_int(token: str) -> int | None:
         return None
     if token.isascii() and token.isdigit():
         return int(token)
-    if any(ch not in _KANJI_DIGITS and ch not in "十百" for ch in token):
+    if any(ch not in KANJI_DIGITS and ch not in "十百" for ch in token):
         return None
     if "十" not in token and "百" not in token:
-        return int("".join(str(_KANJI_DIGITS[ch]) for ch in token))
+        return int("".join(str(KANJI_DIGITS[ch]) for ch in token))
     total, current = 0, 0
     for ch in token:
-        if ch in _KANJI_DIGITS:
-            current = _KANJI_DIGITS[ch]
+        if ch in KANJI_DIGITS:
+            current = KANJI_DIGITS[ch]
         else:
             total += (current or 1) * (100 if ch == "百" else 10)
             current = 0
