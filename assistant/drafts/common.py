@@ -217,6 +217,25 @@ def dropped_numbers(output: str | None, original: str) -> str | None:
     return "dropped_numbers:" + ",".join(lost[:5]) if lost else None
 
 
+_REASONS_JA = {
+    "model_failed": "モデルが応答しませんでした",
+    "too_short": "短すぎました",
+    "too_long": "長すぎました",
+    "not_japanese": "日本語以外の文字が多く含まれていました",
+    "invented_numbers": "元の文にない数値「{}」を含んでいました",
+    "dropped_numbers": "元の文の数値「{}」が抜けていました",
+}
+
+
+def reason_ja(reason: str) -> str:
+    """A check's reason code (check_rewrite, dropped_numbers) as the sentence the user reads."""
+    code, _, values = reason.partition(":")
+    template = _REASONS_JA.get(code)
+    if template is None:
+        return reason
+    return template.format("」「".join(values.split(","))) if "{}" in template else template
+
+
 FALLBACK_NOTE = "モデルの出力が確認条件（入力にない数値・長さ・日本語）を満たさなかった箇所は、抽出による文に置き換えました。"
 
 

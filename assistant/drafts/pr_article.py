@@ -32,6 +32,7 @@ from yakuba.assistant.drafts.common import (
     ModelUse,
     check_rewrite,
     dropped_numbers,
+    reason_ja,
     unsupported_numbers,
 )
 from yakuba.assistant.schemas import Citation
@@ -543,7 +544,7 @@ def draft_pr_article(
             model.accepted += 1
         elif out is not None:
             model.rejected += 1
-            warnings.append(f"リード文のモデル出力を使いませんでした（{reason}）。")
+            warnings.append(f"リード文のモデル出力を使いませんでした（{reason_ja(reason)}）。")
         if body_sentences:
             body_target = sum(map(len, body_sentences))
             extra = prompts.EASY_JAPANESE_RULES if easy else ""
@@ -560,7 +561,7 @@ def draft_pr_article(
                 model.accepted += 1
             elif out is not None:
                 model.rejected += 1
-                warnings.append(f"本文のモデル出力を使いませんでした（{reason}）。")
+                warnings.append(f"本文のモデル出力を使いませんでした（{reason_ja(reason)}）。")
     if model.rejected:
         warnings.append(FALLBACK_NOTE)
 

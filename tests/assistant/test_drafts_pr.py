@@ -206,7 +206,7 @@ def test_model_rewrite_accepted_or_rejected() -> None:
     assert len(model.seen) == 2 and all("max_tokens" in call for call in model.seen)
     assert bad.engine == "extractive"
     assert "100組" not in bad.markdown and "420組" not in bad.markdown and "8月30日" not in bad.markdown
-    assert any("invented_numbers" in w for w in bad.warnings)
+    assert any("元の文にない数値" in w for w in bad.warnings)
     assert bad.flags == []
 
 
@@ -305,4 +305,4 @@ def test_model_rewrite_that_drops_a_fact_is_not_used() -> None:
         PRArticleRequest(notes=NOTES, target_chars=300, contact=CONTACT), ScriptedChatModel(reply=forgetful, seen=[])
     )
     assert "42組" in draft.markdown and draft.engine == "llm+extractive"
-    assert any("dropped_numbers:42" in w for w in draft.warnings)
+    assert any("元の文の数値「42」が抜けていました" in w for w in draft.warnings)
