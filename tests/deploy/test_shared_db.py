@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -163,37 +165,42 @@ def test_a_new_tokenizer_empties_the_shared_rows(tmp_path: Path, database_url: s
     assert reopened.count() == 0 and reopened.generation() > index.generation() - 1
 
 
+@contextlib.contextmanager
+def cli_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str | None) -> Iterator[None]:
+    """The CLI as an operator runs it: a fresh home, no yakuba.toml, the database URL set or not."""
+    from yakuba.core.settings import get_settings
+
+    if database_url is None:
+        monkeypatch.delenv("YAKUBA_DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("YAKUBA_DATABASE_URL", database_url)
+    monkeypatch.setenv("YAKUBA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("YAKUBA_CONFIG", str(tmp_path / "none.toml"))
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        get_settings.cache_clear()
+
+
 def test_db_upgrade_command_is_idempotent(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from yakuba.cli.app import app
-    from yakuba.core.settings import get_settings
 
-    monkeypatch.setenv("YAKUBA_DATABASE_URL", database_url)
-    monkeypatch.setenv("YAKUBA_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    try:
+    with cli_environment(monkeypatch, tmp_path, database_url):
         runner = CliRunner()
         for _ in range(2):
             result = runner.invoke(app, ["db", "upgrade"])
             assert result.exit_code == 0, result.output
             assert "0001" in result.output
-    finally:
-        get_settings.cache_clear()
 
 
 def test_db_upgrade_without_url_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from yakuba.cli.app import app
-    from yakuba.core.settings import get_settings
 
-    monkeypatch.delenv("YAKUBA_DATABASE_URL", raising=False)
-    monkeypatch.setenv("YAKUBA_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("YAKUBA_CONFIG", str(tmp_path / "none.toml"))
-    get_settings.cache_clear()
-    try:
+    with cli_environment(monkeypatch, tmp_path, None):
         result = CliRunner().invoke(app, ["db", "upgrade"])
-    finally:
-        get_settings.cache_clear()
     assert result.exit_code == 2 and "YAKUBA_DATABASE_URL" in result.output
 
 
@@ -201,15 +208,9 @@ def test_keys_command_on_a_fresh_database_creates_the_schema(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from yakuba.cli.app import app
-    from yakuba.core.settings import get_settings
 
-    monkeypatch.setenv("YAKUBA_DATABASE_URL", database_url)
-    monkeypatch.setenv("YAKUBA_HOME", str(tmp_path / "home"))
-    get_settings.cache_clear()
-    try:
+    with cli_environment(monkeypatch, tmp_path, database_url):
         made = CliRunner().invoke(app, ["keys", "create", "--role", "admin", "--tenant", "kochi"])
-    finally:
-        get_settings.cache_clear()
     assert made.exit_code == 0, made.output
     token = made.output.strip().splitlines()[-1]
     assert open_key_store(pg_settings(tmp_path, database_url)).verify(token) is not None
