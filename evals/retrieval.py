@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from filelock import FileLock
 from pydantic import BaseModel, Field
 
 from yakuba.core.settings import Settings
@@ -76,8 +77,20 @@ def _corpus_source(dataset: Dataset) -> Path:
 def open_index(
     settings: Settings, dataset: Dataset, *, progress: Callable[[int], None] | None = None
 ) -> tuple[TenantStore, float | None]:
-    """The dataset's isolated store, built on first use; returns (store, build seconds or None)."""
+    """The dataset's isolated store, built on first use; returns (store, build seconds or None).
+
+    Two evaluations of one dataset may start at once (two shells, a benchmark beside `yakuba eval`):
+    the builder holds a lock beside the folder, so the other waits for the index instead of taking
+    the half-built folder for an interrupted run and deleting it under the builder's feet."""
     folder = index_dir(settings, dataset)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder) + ".lock"):
+        return _open_or_build(settings, dataset, folder, progress)
+
+
+def _open_or_build(
+    settings: Settings, dataset: Dataset, folder: Path, progress: Callable[[int], None] | None
+) -> tuple[TenantStore, float | None]:
     isolated = settings.model_copy(update={"home": folder, "chroma_url": None})
     if (folder / READY_MARKER).is_file():
         store = TenantStore.open(isolated, EVAL_TENANT)
