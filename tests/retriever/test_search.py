@@ -108,7 +108,7 @@ def test_retrieval_eval_json_contract(settings: Settings) -> None:
     assert data["n_questions"] == 24 and data["mode"] == "bm25"
     assert 0.7 < data["ndcg@10"] <= 1.0
     # The index is cached: a dense run reuses it (no second build) and writes nothing to the user's store.
-    cache = list((settings.home / "eval-cache").iterdir())
+    cache = [p for p in (settings.home / "eval-cache").iterdir() if p.is_dir()]  # beside it: its build lock
     assert len(cache) == 1
     dense = run_retrieval_eval(MINI, Settings(), mode="dense")
     assert dense.index_build_s is None
