@@ -33,6 +33,8 @@ class ChunkInfo(BaseModel):
     # Share of the question's idf mass whose words the chunk contains (search.query_coverage), for
     # the first few hits of each list only; None where not measured.
     coverage: float | None = None
+    # Years the chunk's document names in its title or date (core.wareki.years_named, the date's year).
+    years: tuple[int, ...] = ()
 
 
 def _weight(weights: Mapping[str, float], name: str) -> float:
@@ -151,6 +153,7 @@ def confident_interleave(
     *,
     coverage: Mapping[str, float] | None = None,
     coverage_margin: float | None = None,
+    names_asked_year: Mapping[str, bool] | None = None,
 ) -> list[tuple[str, float]]:
     """Alternate the lists, the most confident one first (`top_z` + its `bias`), skipping repeats.
 
@@ -167,6 +170,12 @@ def confident_interleave(
     right town that shares none of the question's rarer words (issue #16).
     Off by default: it lifts jsquad-valid (+0.008) but lost 0.027 on council minutes (a kiryu-r4
     subset), where dense is the better half even when BM25's top holds more of the words (README).
+
+    `names_asked_year` (chunk id → whether its document's title or date names a year the question
+    names): when the leader's top hit does not and another list's top does, that list leads. A town
+    keeps one 施政方針 or 予算 per year; 「令和４年度に創設する…」 is answered by 令和4年度_施政方針,
+    not by a 条例 of no year that the dense model finds closer (issue #16). When every top names the
+    year (one year's minutes) or none does, confidence decides as before.
     """
     lists = []
     for order, (name, ranking) in enumerate(rankings.items()):
@@ -180,6 +189,10 @@ def confident_interleave(
         (best, leader), (runner_up, _) = covered[0], covered[1]
         if runner_up >= 0 and best - runner_up > coverage_margin:
             lists.insert(0, lists.pop(leader))
+    if names_asked_year and len(lists) > 1 and not names_asked_year.get(lists[0][2][0], False):
+        dated = next((i for i, (_, _, ids) in enumerate(lists) if names_asked_year.get(ids[0], False)), None)
+        if dated is not None:
+            lists.insert(0, lists.pop(dated))
     fused: dict[str, float] = {}
     for depth in range(max((len(ids) for _, _, ids in lists), default=0)):
         for _, _, ids in lists:

@@ -6,7 +6,7 @@ import hashlib
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from yakuba.core.errors import InvalidInputError
 from yakuba.core.settings import Settings
 from yakuba.core.types import DocType
+from yakuba.core.wareki import years_named
 from yakuba.ingest.municipality import municipalities_in
 from yakuba.retriever.filters import SearchFilters, chroma_where_is_exact, matches, to_chroma_where
 from yakuba.retriever.fusion import (
@@ -155,10 +156,25 @@ def _info(rows: Sequence[ChunkRow]) -> dict[str, ChunkInfo]:
         row.chunk_id: ChunkInfo(
             doc_id=str(row.metadata.get("doc_id", "")), doc_type=str(row.metadata.get("doc_type", "")),
             chars=content_chars(row.text), municipality=row.metadata.get("x_municipality") or None,
-            text_key=text_key(row.text),
+            text_key=text_key(row.text), years=_document_years(row.metadata),
         )
         for row in rows
     }  # fmt: skip
+
+
+def _document_years(metadata: Mapping[str, Any]) -> tuple[int, ...]:
+    """The years a chunk's document names: its date's year and any year in its title or file name."""
+    years = set(years_named(f"{metadata.get('title') or ''} {metadata.get('doc_id') or ''}"))
+    if isinstance(metadata.get("year"), int):
+        years.add(int(metadata["year"]))
+    return tuple(sorted(years))
+
+
+def _names_asked_year(query: str | None, infos: Mapping[str, ChunkInfo]) -> dict[str, bool] | None:
+    asked = years_named(query or "")
+    if not asked:
+        return None
+    return {cid: bool(asked.intersection(item.years)) for cid, item in infos.items()}
 
 
 class FusionConfig(BaseModel):
@@ -182,6 +198,9 @@ class FusionConfig(BaseModel):
     interleave_coverage_margin: float | None = _DEFAULTS["fusion_interleave_coverage_margin"].default
     # A question naming a town puts other towns' chunks behind the rest (fusion.prefer_towns).
     prefer_named_town: bool = True
+    # interleave: a question naming a year (令和4年度) lets the list whose top hit's document names that
+    # year lead (fusion.confident_interleave, `names_asked_year`).
+    prefer_named_year: bool = True
 
     def fuse(
         self,
@@ -208,6 +227,7 @@ class FusionConfig(BaseModel):
                 active, {"dense": self.interleave_dense_bias}, id_weights=id_weights,
                 coverage={cid: item.coverage for cid, item in infos.items() if item.coverage is not None},
                 coverage_margin=self.interleave_coverage_margin,
+                names_asked_year=_names_asked_year(query, infos) if self.prefer_named_year else None,
             )  # fmt: skip
         elif self.method == "rrf":
             fused = weighted_rrf(rankings, weights, k=self.rrf_k, id_weights=id_weights)
@@ -232,6 +252,7 @@ class FusionConfig(BaseModel):
             candidates=settings.fusion_candidates,
             short_chunk_chars=settings.fusion_short_chunk_chars,
             prefer_named_town=settings.fusion_prefer_named_town,
+            prefer_named_year=settings.fusion_prefer_named_year,
             interleave_dense_bias=settings.fusion_interleave_dense_bias,
             interleave_coverage_margin=settings.fusion_interleave_coverage_margin,
         )

@@ -54,11 +54,12 @@ def candidate_lists(dataset_dir: Path, settings: Settings, cache: Path | None = 
     cached = cache / f"{dataset.name}-{key}.json" if cache else None
     if cached and cached.is_file():
         rows: list[Row] = json.loads(cached.read_text(encoding="utf-8"))
-        if all("coverage" in row for row in rows):
+        if all("coverage" in row and _has_years(row) for row in rows):
             return dataset.name, rows
         store, _ = open_index(settings, dataset)
         for row in rows:
             row["coverage"] = _coverage(store, row)
+            row["info"] = {cid: i.model_dump() for cid, i in chunk_info(store, list(row["info"])).items()}
         store.close()
     else:
         rows = _lists(dataset, settings)
@@ -66,6 +67,11 @@ def candidate_lists(dataset_dir: Path, settings: Settings, cache: Path | None = 
         cached.parent.mkdir(parents=True, exist_ok=True)
         cached.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     return dataset.name, rows
+
+
+def _has_years(row: Row) -> bool:
+    """Lists cached before ChunkInfo.years existed get their chunk info again from the index."""
+    return all("years" in info for info in row["info"].values())
 
 
 def _coverage(store: TenantStore, row: Row) -> dict[str, float]:

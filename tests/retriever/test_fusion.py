@@ -212,6 +212,38 @@ def test_the_list_whose_top_covers_more_of_the_question_leads() -> None:
                                 coverage_margin=0.1)[0][0] == "d1"  # fmt: skip
 
 
+def test_a_question_naming_a_year_is_led_by_the_list_whose_top_document_names_it() -> None:
+    from yakuba.core.wareki import years_named
+    from yakuba.retriever.search import _info
+    from yakuba.retriever.store import ChunkRow
+
+    assert years_named("南国市が令和４年度に創設する補助制度") == {2022}
+    assert years_named("平成元年、令和元年度、令和六年版、2019年") == {1989, 2019, 2024}
+    assert years_named("第444回定例会の議案第１号") == frozenset()  # 回 and 号 are not years
+    # a document's years: its title or file name, and its date's year
+    rows = [
+        ChunkRow(chunk_id="plan", text="自転車の購入補助を創設します。", metadata={"doc_id": "南国市/令和4年度_施政方針.pdf"}),
+        ChunkRow(chunk_id="law", text="手話は言語である。", metadata={"doc_id": "南国市/手話言語条例.pdf", "title": "条例"}),
+        ChunkRow(chunk_id="day", text="○議長", metadata={"doc_id": "議会会議録/2022-12-22_第3号.txt", "year": 2022}),
+    ]
+    info = _info(rows)
+    assert (info["plan"].years, info["law"].years, info["day"].years) == ((2022,), (), (2022,))
+
+    dense = [("law", 10.0), ("x1", 1.0), ("plan", 1.0), ("x2", 1.0)]  # peaked: dense leads on confidence
+    bm25 = [("plan", 3.0), ("day", 2.9), ("x3", 2.8)]
+    config = FusionConfig(method="interleave")
+    asked = "南国市が令和４年度に創設する自転車の補助制度は？"
+    assert [c for c, _ in config.fuse({"dense": dense, "bm25": bm25}, info, query=asked)][:2] == ["plan", "law"]
+    # no year asked, the rule off, or every top naming the year (one year's minutes): confidence decides
+    assert config.fuse({"dense": dense, "bm25": bm25}, info, query="自転車の補助制度は？")[0][0] == "law"
+    off = config.model_copy(update={"prefer_named_year": False})
+    assert off.fuse({"dense": dense, "bm25": bm25}, info, query=asked)[0][0] == "law"
+    both = [("day", 10.0), ("x1", 1.0), ("x2", 1.0), ("x4", 1.0)]
+    assert config.fuse({"dense": both, "bm25": bm25}, info, query=asked)[0][0] == "day"
+    # a year no top names changes nothing either
+    assert config.fuse({"dense": dense, "bm25": bm25}, info, query="令和元年度の補助制度は？")[0][0] == "law"
+
+
 def test_coverage_is_the_idf_share_of_the_question_in_a_chunk() -> None:
     from yakuba.retriever.search import query_coverage
 

@@ -172,6 +172,10 @@ class Settings(BaseSettings):
     chunk_size: int = Field(500, ge=100, le=4000, description="Target chunk length in characters.")
     chunk_overlap: int = Field(80, ge=0, le=1000, description="Overlap between chunks in characters.")
     max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
+    fusion_prefer_named_year: bool = Field(
+        True, description="interleave: a question naming a year (令和4年度) is led by the list whose top hit's "
+        "document names that year in its title or date.",
+    )
     # OCR of PDF pages without a text layer (ingest/ocr.py; needs Debian's tesseract-ocr-jpn).
     ocr_enabled: bool = Field(True, description="OCR scanned PDF pages when tesseract is installed.")
     pdf_tables: bool = Field(

@@ -108,3 +108,18 @@ def wareki_to_iso(text: str, *, year: int | None = None) -> str | None:
         return iso if iso and date.fromisoformat(iso) >= start else None
     seireki_year = _SEIREKI_YEAR_ONLY.search(flat)
     return _iso(int(seireki_year.group(1)), month, day) if seireki_year else None
+
+
+def years_named(text: str) -> frozenset[int]:
+    """Every year `text` names as 和暦 or 西暦 (令和4年度, 令和四年, 平成元年, 2022年), Gregorian.
+
+    Retrieval reads it from a question and from a document's title: 「令和４年度に創設する…」
+    belongs to 令和4年度_施政方針, not to another year's plan or a 条例 of no year."""
+    flat = unicodedata.normalize("NFKC", text or "")
+    years = set()
+    for era, token in _ERA_YEAR_ONLY.findall(flat):
+        number = 1 if token == "元" else to_int(token)
+        if number:
+            years.add(ERA_START[era].year + number - 1)
+    years.update(int(y) for y in _SEIREKI_YEAR_ONLY.findall(flat))
+    return frozenset(years)
