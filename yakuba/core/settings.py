@@ -155,11 +155,11 @@ class Settings(BaseSettings):
     fusion_rrf_k: int = Field(60, ge=1, description="RRF constant k: larger flattens rank differences.")
     fusion_candidates: int = Field(50, ge=1, le=1000, description="Candidates taken from each list.")
     fusion_interleave_dense_bias: float = Field(
-        1.0, description="interleave: dense takes the first place unless BM25's top stands out by more than "
+        0.5, description="interleave: dense takes the first place unless BM25's top stands out by more than "
         "this many standard deviations beyond dense's (retriever.fusion.top_z)."
     )
     fusion_interleave_coverage_margin: float | None = Field(
-        None, ge=0, le=1, description="interleave: the list whose top hit holds more of the question's telling "
+        0.2, ge=0, le=1, description="interleave: the list whose top hit holds more of the question's telling "
         "words (idf-weighted share) by more than this takes the first place; unset: confidence decides."
     )
     fusion_short_chunk_chars: int = Field(
