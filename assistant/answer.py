@@ -34,8 +34,9 @@ from yakuba.assistant.condense import condense
 from yakuba.assistant.extractive import compose_selected, select_sentences
 from yakuba.assistant.facts import check_facts
 from yakuba.assistant.injection import obeys_planted, planted_instructions
+from yakuba.assistant.passage_budget import prompt_passages
 from yakuba.assistant.prompts import MODEL_ABSTAIN_PHRASE, answer_messages, answer_tokens, focus
-from yakuba.assistant.relevance import DEFAULT_MIN_COVERAGE, IdfLookup, MentionLookup, assess
+from yakuba.assistant.relevance import DEFAULT_MIN_COVERAGE, IdfLookup, MentionLookup, Relevance, assess
 from yakuba.assistant.schemas import (
     ABSTENTION_MESSAGE,
     Answer,
@@ -45,6 +46,7 @@ from yakuba.assistant.schemas import (
     Evidence,
     EvidenceSentence,
 )
+from yakuba.assistant.table_lookup import table_row_passage
 from yakuba.assistant.text import compact
 from yakuba.core.errors import InvalidInputError
 from yakuba.core.settings import Settings
@@ -104,6 +106,7 @@ class AnswerPipeline:
         engine: str,
         passages: int = _SETTINGS["answer_passages"].default,
         passage_chars: int = _SETTINGS["answer_passage_chars"].default,
+        adaptive_passages: bool = _SETTINGS["answer_adaptive_passages"].default,
         history_turns: int = _SETTINGS["answer_history_turns"].default,
         min_coverage: float | None = None,
         mode: str = "hybrid",
@@ -116,6 +119,7 @@ class AnswerPipeline:
         self.engine = engine
         self.passages = passages
         self.passage_chars = passage_chars
+        self.adaptive_passages = adaptive_passages
         self.history_turns = history_turns
         self.min_coverage = DEFAULT_MIN_COVERAGE if min_coverage is None else min_coverage
         self.mode = mode
@@ -152,6 +156,12 @@ class AnswerPipeline:
         timings["retrieve"] = _ms(step)
         notices.extend(result.notices)
         retrieved = result.passages
+        if self.mode != "dense":  # a value question's table row that retrieval ranked low (table_lookup)
+            step = time.perf_counter()
+            row = table_row_passage(standalone, retrieved[:k], self.searcher, filters=request.filters)
+            if row is not None:
+                retrieved = [row, *(p for p in retrieved if p.chunk_id != row.chunk_id)][: len(retrieved)]
+                timings["table_lookup"] = _ms(step)
         relevance = assess(standalone, retrieved, *self._corpus_lookups())
         numbered = {n: p for n, p in enumerate(retrieved[:k], start=1)}
         sources = [to_citation(n, p) for n, p in enumerate(retrieved, start=1)]
@@ -194,7 +204,8 @@ class AnswerPipeline:
             return
 
         step = time.perf_counter()
-        prompt_texts = {n: focus(p.text, relevance.question_tokens, self.passage_chars) for n, p in numbered.items()}
+        shown = self._shown(numbered, relevance, evidence)
+        prompt_texts = {n: focus(p.text, relevance.question_tokens, self.passage_chars) for n, p in shown.items()}
         prompt_question = standalone
         if self.mask is not None:
             prompt_texts = {n: self.mask(t) for n, t in prompt_texts.items()}
@@ -220,7 +231,7 @@ class AnswerPipeline:
         raw = "".join(pieces).strip()
         checked = self._check(
             raw, standalone, numbered, base, timings, started, relevance.coverage,
-            evidence=evidence, question_tokens=relevance.question_tokens,
+            evidence=evidence, question_tokens=relevance.question_tokens, shown=shown,
         )
         yield AnswerEvent(type="answer", answer=checked)
 
@@ -254,6 +265,14 @@ class AnswerPipeline:
             return self.chat_model
         return self.chat_model.bind(max_tokens=limit)  # type: ignore[union-attr]
 
+    def _shown(self, numbered: dict[int, Passage], relevance: Relevance, evidence: Evidence) -> dict[int, Passage]:
+        """The passages the model reads: all of them, or fewer when one clearly answers (passage_budget.py)."""
+        if not self.adaptive_passages or not evidence.sentences:
+            return numbered
+        coverage = {n: relevance.passage_coverage[n - 1] for n in numbered if n <= len(relevance.passage_coverage)}
+        chosen = prompt_passages(list(numbered), coverage, evidence.sentences[0].n)
+        return {n: numbered[n] for n in chosen}
+
     @staticmethod
     def _evidence(question: str, numbered: dict[int, Passage], started: float) -> Evidence:
         chosen = select_sentences(question, numbered)
@@ -275,8 +294,12 @@ class AnswerPipeline:
         *,
         evidence: Evidence,
         question_tokens: list[str] | None = None,
+        shown: dict[int, Passage] | None = None,
     ) -> Answer:
+        """Check the model's answer against the passages it read (`shown`, default all of `numbered`);
+        the evidence, drawn from all of them, stands in when it fails."""
         notices: list[str] = base["notices"]
+        read = numbered if shown is None else shown
 
         def keep_evidence(reason: str) -> Answer:
             if evidence.text:
@@ -291,18 +314,18 @@ class AnswerPipeline:
         if obeyed is not None:
             notices.append(f"資料[{obeyed.n}]に含まれる指示は無視しました / ignored an instruction inside passage [{obeyed.n}]")
             return keep_evidence("instruction_in_document")
-        text, dropped = clean_markers(raw, set(numbered))
+        text, dropped = clean_markers(raw, set(read))
         if dropped:
             notices.append(f"存在しない出典番号 {dropped} を削除しました / dropped markers {dropped}")
         if not cited_numbers(text):
-            text = attach_missing_markers(text, numbered)
-        text, reason = self._drop_unchecked(text, question, numbered, notices, question_tokens or [])
+            text = attach_missing_markers(text, read)
+        text, reason = self._drop_unchecked(text, question, read, notices, question_tokens or [])
         if reason is not None:
             return keep_evidence(reason)
-        support = check_support(text, numbered)
+        support = check_support(text, read)
         if cited_numbers(text) and support.ratio >= MIN_SUPPORTED_SHARE:
             if evidence.sentences:
-                text = anchor_evidence(text, question, evidence.sentences[0].n, numbered)
+                text = anchor_evidence(text, question, evidence.sentences[0].n, read)
             return self._finish(text, numbered, base, timings, started, self.engine)
         return keep_evidence("no_citations" if not cited_numbers(text) else "unsupported")
 

@@ -13,7 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from yakuba.assistant.extractive_tables import TableCell, table_cells
+from yakuba.assistant.extractive_tables import (
+    MIN_CELL_COVERAGE,
+    TableCell,
+    asked_words,
+    item_coverage,
+    table_cells,
+    title_words,
+)
 from yakuba.assistant.facts import (
     STRICT_KINDS,
     asked_counter,
@@ -39,6 +46,8 @@ COUNTER_FACTOR = 0.7
 OTHER_ITEM_FACTOR = 0.3
 # The section heading's words count for a sentence with this weight (its own words count fully).
 SECTION_WEIGHT = 0.8
+# The sentences just before a value's sentence (in its section) that may name what the value is of.
+CONTEXT_SENTENCES = 3
 # A table cell loses up to this share of its score for the words of its column header that the
 # question does not use: a header naming a narrower figure (財源内訳 特定財源 国県支出金) is not what was asked.
 COLUMN_EXTRA_WEIGHT = 0.3
@@ -115,13 +124,20 @@ def select_sentences(
     asked_items = designators(question)
     section_words: dict[str, set[str]] = {}
     candidates: list[Selection] = []
+    cell_words: list[str] | None = None  # the words a table cell's names must cover, found once
     for rank, (n, passage) in enumerate(sorted(passages.items())):
         prior = 1.0 - 0.05 * rank  # retrieval order breaks ties between equally worded sentences
         cells = table_cells(passage)
         if cells is not None:  # a table: each value cell is a candidate (assistant/extractive_tables.py)
-            candidates.extend(_cell_selections(n, passage, cells, tokens, question, prior, asked_items))
+            cell_words = asked_words(question) if cell_words is None else cell_words
+            candidates.extend(
+                _cell_selections(n, passage, cells, tokens, question, prior, asked_items, cell_words)
+            )
             continue
+        recent: list[tuple[str | None, str]] = []  # (section, sentence) of the sentences just before
         for raw, section, heading_line in sectioned_sentences(passage):
+            before = [text for where, text in recent[-CONTEXT_SENTENCES:] if where == section]
+            recent.append((section, raw))
             if _is_label(raw) or is_instruction(raw):
                 continue  # an instruction planted in a document is never quoted as an answer
             sentence = clean_sentence(raw)
@@ -131,6 +147,15 @@ def select_sentences(
                 section_words[section] = set(tokenize(section))
             score = score_sentence(tokens, question, sentence, section_words.get(section or "")) * prior
             holds = bool(wanted) and not heading_line and holds_kind(sentence, wanted)
+            if holds and wanted in STRICT_KINDS:
+                # An amount or count answers only when the sentence (with those just before it in its
+                # section: 「…追加給付金」を…実施いたしました。」「5,972世帯となっております。」), its
+                # section or the document title name what was asked: 「歳入歳出予算の総額は…」 in
+                # 一般会計予算 is no 水道事業会計's total.
+                cell_words = asked_words(question) if cell_words is None else cell_words
+                named = set(tokenize("\n".join([*before, sentence]))) | section_words.get(section or "", set())
+                named |= title_words(passage.title)
+                holds = item_coverage(named, cell_words) >= MIN_CELL_COVERAGE
             if wanted and not holds:
                 score *= NO_VALUE_FACTOR
             in_counter = holds and bool(counter) and holds_kind(sentence, wanted, counter)
@@ -175,11 +200,13 @@ def _cell_selections(
     question: str,
     prior: float,
     asked_items: dict[str, set[int]],
+    words: list[str],
 ) -> list[Selection]:
     """Table cells scored as sentences: the row label's and column header's words count fully, the
     caption's and document title's as the section's. A numeric cell states an amount or a count (the
     unit sits in the caption or header); one under another item's designator (2045年 when 2040年 was
-    asked) is worth less and answers nothing."""
+    asked) is worth less and answers nothing, and so is one whose names do not cover the question's
+    `words` (`MIN_CELL_COVERAGE`): a loose cell is no answer, and without one the engine abstains."""
     wanted = asks_for(question)
     counter = asked_counter(question)
     section = f"表{passage.table} {passage.heading}" if passage.table and passage.heading else passage.heading
@@ -196,6 +223,8 @@ def _cell_selections(
         holds = bool(wanted) and (
             (cell.numeric and wanted in STRICT_KINDS) or holds_kind(f"{cell.value}{cell.quote}", wanted)
         )
+        if holds and cell.coverage(words) < MIN_CELL_COVERAGE:
+            holds = False  # 「歳出合計：本年度予算額」 does not answer 「水道事業会計予算の総額は」
         if wanted and not holds:
             score *= NO_VALUE_FACTOR
         in_counter = holds and counter is not None and cell.in_counter(counter)

@@ -301,6 +301,21 @@ class HybridSearcher:
         """Which of `doc_ids` contain `term` anywhere (a place named outside the retrieved passage)."""
         return self.store.bm25.documents_mentioning(term, doc_ids)
 
+    def table_passages(self, query: str, n: int, filters: SearchFilters | None = None) -> list[Passage]:
+        """The table chunks among BM25's top `n` for `query`, best first: where the assistant looks
+        for the row a value question names (assistant/table_lookup.py). A budget's 款 summary row
+        「3.民生費：本年度予算額 11,737,003、…」 shares 民生費 with the question once, while every
+        detailed 項 table of that 款 repeats it; BM25 still has it among its first few dozen hits."""
+        if not self.store.has_bm25 or not (query or "").strip():
+            return []
+        hits = self.store.bm25.search(query_normalize(query) or query, n, filters)
+        rows = {row.chunk_id: row for row in self.store.get_chunks([cid for cid, _ in hits])}
+        return [
+            _passage(cid, rows[cid].text, rows[cid].metadata, score)
+            for cid, score in hits
+            if cid in rows and rows[cid].metadata.get("x_content") in ("table", "table_rows")
+        ]
+
     # -- retrieval -------------------------------------------------------------------------------
     def _dense(self, query: str, n: int, filters: SearchFilters | None) -> list[tuple[str, float]]:
         total = self.store.count()

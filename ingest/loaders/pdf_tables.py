@@ -28,6 +28,9 @@ CAPTION_BAND = 36.0
 CAPTION_MAX_LINES = 1
 CAPTION_LINE_MAX_CHARS = 40
 CAPTION_MAX_CHARS = 80
+# 「（単位：千円）」 alone on the line above a table is its unit, not its title: the line above it is
+# taken too (「イ 初任給」「第３表 地方債」), and the unit line does not count against CAPTION_MAX_LINES.
+_UNIT_LINE = re.compile(r"^[（(]?\s*単\s*位\s*[:：][^()（）]{1,12}[)）]?$")
 
 _PATH_OP = re.compile(rb"(?<![A-Za-z])(?:re|l)(?![A-Za-z])")
 _log = logging.getLogger(__name__)
@@ -108,7 +111,8 @@ def _caption(page: Any, bbox: tuple[float, float, float, float]) -> str | None:
         if len(line) > CAPTION_LINE_MAX_CHARS and picked:
             break
         picked.insert(0, line)
-        if len(line) > CAPTION_LINE_MAX_CHARS or len(picked) >= CAPTION_MAX_LINES:
+        titles = sum(not _UNIT_LINE.match(kept) for kept in picked)
+        if len(line) > CAPTION_LINE_MAX_CHARS or titles >= CAPTION_MAX_LINES:
             break
     caption = " ".join(picked)
     return caption[:CAPTION_MAX_CHARS] if len(caption) >= 2 else None

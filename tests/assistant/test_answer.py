@@ -184,7 +184,7 @@ def test_pipeline_defaults_are_the_services(settings: Settings, searcher: Hybrid
     """Built directly or by the Assistant, a pipeline shows the model the same passages."""
     direct = AnswerPipeline(searcher, None, engine="extractive")
     served = Assistant(settings, "testtown", searcher=searcher, chat_model=None, engine="extractive").pipeline()
-    for name in ("passages", "passage_chars", "history_turns"):
+    for name in ("passages", "passage_chars", "adaptive_passages", "history_turns"):
         assert getattr(direct, name) == getattr(served, name), name
     assert direct.passage_chars == 300
 

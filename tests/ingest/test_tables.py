@@ -297,3 +297,34 @@ def test_markdown_round_trip_and_unit() -> None:
     assert (back.caption, back.header, back.rows) == (table.caption, table.header, table.rows)
     assert table_unit(table) == "千円"
     assert table_from_markdown("本文だけのテキストです。") is None
+
+
+class _Band:
+    """The lines pdfplumber reads in the band above a table (the part of a page `_caption` crops)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.width = 595.0
+
+    def crop(self, bbox, strict: bool = False) -> _Band:  # type: ignore[no-untyped-def]
+        return self
+
+    def extract_text(self) -> str:
+        return self.text
+
+
+@pytest.mark.parametrize(
+    ("band", "caption"),
+    [
+        ("― 10 ― 一般会計\n第 ３ 表 地 方 債\n（単位：千円）", "第 3 表地方債 (単位:千円)"),  # 予算書 p.16
+        ("ア 職員１人当たりの給与\n（単位：円）\nイ 初任給\n（単位：円）", "イ初任給 (単位:円)"),  # p.133
+        ("２．一般職\n款 1.市 税 項 1.市民税 （単位：千円）", "款 1.市税項 1.市民税 (単位:千円)"),  # one line: kept
+        ("本市の人口は平成22年以降も減少を続けており、年少人口と生産年齢人口の減少が特に大きくなっています。\n（単位：人）", "(単位:人)"),
+    ],
+)
+def test_a_unit_line_is_not_the_caption_the_line_above_it_is(band: str, caption: str) -> None:
+    """「（単位：千円）」 alone above a table is its unit; the title sits on the line above (初任給,
+    第３表 地方債) and is what a question names. A long line above is body text, not a title."""
+    from yakuba.ingest.loaders.pdf_tables import _caption
+
+    assert _caption(_Band(band), (50.0, 120.0, 500.0, 400.0)) == caption

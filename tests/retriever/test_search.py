@@ -184,3 +184,21 @@ def test_dense_query_form(minutes_searcher: HybridSearcher) -> None:
         recording = _Recording(minutes_searcher.embeddings, form)
         HybridSearcher(minutes_searcher.store, recording).search(question, k=3, mode="dense")
         assert recording.queries == [expected]
+
+
+def test_table_passages_are_the_table_chunks_among_bm25_hits(settings, store, embeddings) -> None:
+    """The pool the assistant reads for a value question's row (assistant/table_lookup.py): table
+    chunks only, with their Markdown, and the search filters apply."""
+    bill = ROOT / "corpora" / "南国市" / "議案第12号_南国市立図書館設置条例_全部改正.pdf"
+    (Path(settings.home) / "plan.md").write_text("# 図書館\n南国市立図書館の位置は駅前町です。\n", encoding="utf-8")
+    list(Ingestor(settings, store, embeddings).run([bill, Path(settings.home) / "plan.md"]))
+    searcher = HybridSearcher(store, embeddings)
+    found = searcher.table_passages("南国市立図書館の位置", 20)
+    assert found and all(p.content in ("table", "table_rows") and p.table_markdown for p in found)
+    assert any("駅前町三丁目" in (p.table_markdown or "") for p in found)
+    hits = searcher.search("南国市立図書館の位置", k=10, mode="bm25").passages
+    plan = next(p.doc_id for p in hits if p.text.startswith("# 図書館"))  # a BM25 hit, but no table
+    assert plan not in {p.doc_id for p in found}
+    assert searcher.table_passages("南国市立図書館の位置", 20, SearchFilters(doc_ids=[plan])) == []
+    only_bill = SearchFilters(doc_ids=[found[0].doc_id])
+    assert searcher.table_passages("南国市立図書館の位置", 20, only_bill) == found

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
 
     answer_passages: int = Field(4, ge=1, le=20, description="Passages shown to the model per answer.")
     answer_passage_chars: int = Field(300, ge=100, le=4000, description="Most characters per passage in a prompt.")
+    answer_adaptive_passages: bool = Field(
+        True, description="Show the model only the evidence passage (and at most one close contender) when it "
+        "clearly holds the most of the question; all answer_passages otherwise (assistant/passage_budget.py)."
+    )
     answer_history_turns: int = Field(4, ge=0, le=20, description="Past turns kept for follow-up questions.")
     abstain_min_score: float | None = Field(
         None, description="Abstain below this retrieval relevance; None = the calibrated default (README)."
@@ -168,14 +172,14 @@ class Settings(BaseSettings):
     fusion_prefer_named_town: bool = Field(
         True, description="A question naming a town ranks other towns' documents after the rest."
     )
-
-    chunk_size: int = Field(500, ge=100, le=4000, description="Target chunk length in characters.")
-    chunk_overlap: int = Field(80, ge=0, le=1000, description="Overlap between chunks in characters.")
-    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
     fusion_prefer_named_year: bool = Field(
         True, description="interleave: a question naming a year (令和4年度) is led by the list whose top hit's "
         "document names that year in its title or date.",
     )
+
+    chunk_size: int = Field(500, ge=100, le=4000, description="Target chunk length in characters.")
+    chunk_overlap: int = Field(80, ge=0, le=1000, description="Overlap between chunks in characters.")
+    max_file_mb: float = Field(50.0, gt=0, description="Files larger than this are refused.")
     # OCR of PDF pages without a text layer (ingest/ocr.py; needs Debian's tesseract-ocr-jpn).
     ocr_enabled: bool = Field(True, description="OCR scanned PDF pages when tesseract is installed.")
     pdf_tables: bool = Field(
