@@ -12,6 +12,8 @@ import pytest
 
 from yakuba.core.paths import shared_dir  # noqa: F401 - re-exported for the tests
 from yakuba.core.settings import get_settings
+from yakuba.core.types import Chunk
+from yakuba.retriever.search import Passage
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -57,3 +59,21 @@ def write_parts(folder: Path, contents: list[bytes], name: str = "part{n}.bin") 
         path.write_bytes(data)
         paths.append(path)
     return paths
+
+
+def chunk_passage(chunk: Chunk, *, doc_id: str, title: str, doc_type: str, score: float = 1.0) -> Passage:
+    """A chunk as the searcher hands it to the answer side (table fields included), without a store."""
+    return Passage(
+        chunk_id=f"{doc_id.rsplit('.', 1)[0]}#{chunk.chunk_index}",
+        doc_id=doc_id,
+        title=title,
+        doc_type=doc_type,
+        text=chunk.text,
+        page=chunk.page,
+        heading=chunk.heading,
+        table=chunk.extra.get("table"),
+        content=chunk.extra.get("content"),
+        table_markdown=chunk.extra.get("table_markdown")
+        or (chunk.text if chunk.extra.get("content") == "table" else None),
+        score=score,
+    )

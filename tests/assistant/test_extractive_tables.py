@@ -3,6 +3,7 @@ item and the column that names the figure, read back from the chunks the ingest 
 
 from __future__ import annotations
 
+from tests.helpers import chunk_passage
 from yakuba.assistant.extractive import compose, select_sentences
 from yakuba.assistant.extractive_tables import table_cells
 from yakuba.assistant.facts import check_facts
@@ -24,20 +25,7 @@ PROSE = "令和8年度の一般会計予算の総額は、前年度に比べて�
 
 def _passages(chunks: list[Chunk]) -> dict[int, Passage]:
     return {
-        n: Passage(
-            chunk_id=f"budget#{c.chunk_index}",
-            doc_id="budget.pdf",
-            title="令和8年度一般会計予算",
-            doc_type="予算",
-            text=c.text,
-            page=c.page,
-            heading=c.heading,
-            table=c.extra.get("table"),
-            content=c.extra.get("content"),
-            table_markdown=c.extra.get("table_markdown")
-            or (c.text if c.extra.get("content") == "table" else None),
-            score=1.0 - 0.1 * n,
-        )
+        n: chunk_passage(c, doc_id="budget.pdf", title="令和8年度一般会計予算", doc_type="予算", score=1.0 - 0.1 * n)
         for n, c in enumerate(chunks, start=1)
     }
 

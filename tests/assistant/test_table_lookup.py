@@ -6,6 +6,7 @@ p.69), chunked by the ingest pipeline."""
 
 from __future__ import annotations
 
+from tests.helpers import chunk_passage
 from yakuba.assistant.extractive import select_sentences
 from yakuba.assistant.extractive_tables import asked_words, table_cells
 from yakuba.assistant.table_lookup import table_row_passage
@@ -59,22 +60,7 @@ def _passages(tables: list[ExtractedTable], prose: str = "") -> list[Passage]:
         tables=tables,
     )
     chunks = chunk_document(document, DocType.OTHER, size=500, overlap=0)
-    return [
-        Passage(
-            chunk_id=f"budget#{c.chunk_index}",
-            doc_id="budget.pdf",
-            title=TITLE,
-            doc_type="その他",
-            text=c.text,
-            page=c.page,
-            heading=c.heading,
-            table=c.extra.get("table"),
-            content=c.extra.get("content"),
-            table_markdown=c.extra.get("table_markdown") or (c.text if c.extra.get("content") == "table" else None),
-            score=1.0,
-        )
-        for c in chunks
-    ]
+    return [chunk_passage(c, doc_id="budget.pdf", title=TITLE, doc_type="その他") for c in chunks]
 
 
 class _Pool:
