@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from yakuba.assistant.charset import foreign_chars
 from yakuba.assistant.schemas import ABSTENTION_MESSAGE, Citation
 
 # `[1]`, `[1][2]`, `[1, 2]`, `[1、2]` and their full-width forms (NFKC folds ［１］ to [1]).
@@ -290,6 +291,12 @@ def groundedness(verdicts: Sequence[SentenceSupport], *, abstained: bool = False
 
 
 # --- abstention -------------------------------------------------------------------------------
+
+
+def japanese_only(answer: str) -> float:
+    """1.0 when the answer holds no character a Japanese answer never uses (simplified-only hanzi,
+    Hangul, Cyrillic …, assistant.charset); small multilingual models slip into Chinese (issue #17)."""
+    return 0.0 if foreign_chars(answer) else 1.0
 
 
 def abstention_correct(abstained: bool, should_abstain: bool) -> float:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from yakuba.assistant.schemas import Answer, AnswerRequest, Citation, EngineName
 from yakuba.core.paths import PROJECT_ROOT
@@ -35,6 +35,7 @@ from yakuba.evals.answer_metrics import (
     citation_precision,
     citation_recall,
     groundedness,
+    japanese_only,
     mean_defined,
     sentence_support,
 )
@@ -52,6 +53,7 @@ METRICS: tuple[str, ...] = (
     "citation_recall",
     "groundedness",
     "abstention_accuracy",
+    "japanese_only",
 )
 LATENCIES: tuple[str, ...] = ("ttft_ms", "total_ms")
 # Question metadata keys that name a document type or category, for the report's breakdown.
@@ -173,6 +175,14 @@ class QuestionRecord(BaseModel):
     total_ms: float
     error: str | None = None
 
+    @model_validator(mode="after")
+    def _score_language(self) -> QuestionRecord:
+        """Reports written before `japanese_only` existed get it from their stored answer, so
+        `eval compare` can set an old run against a new one on it."""
+        if "japanese_only" not in self.scores:
+            self.scores["japanese_only"] = japanese_only(self.answer)
+        return self
+
 
 class RunConfig(BaseModel):
     engine: str
@@ -261,6 +271,7 @@ def score_question(
     )
     scores["groundedness"] = groundedness(verdicts, abstained=abstained) if text or abstained else 0.0
     scores["abstention_accuracy"] = abstention_correct(abstained, planned.should_abstain)
+    scores["japanese_only"] = japanese_only(text)
     return scores, verdicts
 
 

@@ -30,6 +30,7 @@ LABELS_JA = {
     "citation_recall": "引用の再現率",
     "groundedness": "根拠への忠実さ",
     "abstention_accuracy": "回答保留の正しさ",
+    "japanese_only": "日本語のみ",
     "ttft_p50_ms": "最初の文字まで p50 (ms)",
     "ttft_p95_ms": "最初の文字まで p95 (ms)",
     "total_p50_ms": "回答完了まで p50 (ms)",
@@ -123,8 +124,10 @@ def _pyplot():  # type: ignore[no-untyped-def]
 
 def plot_scores(report: AnswerReport, path: Path) -> Path:
     plt = _pyplot()
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
-    for ax, metric in zip(axes.flat, METRICS, strict=True):
+    fig, axes = plt.subplots(2, 4, figsize=(15, 6.5))
+    for ax in axes.flat[len(METRICS):]:
+        ax.set_visible(False)
+    for ax, metric in zip(axes.flat, METRICS, strict=False):
         values = [r.scores[metric] for r in report.questions if r.scores.get(metric) is not None]
         if values:
             ax.hist(values, bins=[i / 10 for i in range(11)], color="#3b6ea5", edgecolor="white")

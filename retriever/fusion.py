@@ -202,6 +202,53 @@ def confident_interleave(
     return list(fused.items())
 
 
+def cap_ranks(fused: Sequence[tuple[str, float]], rankings: Mapping[str, Ranking], every: int, depth: int = 10
+              ) -> list[tuple[str, float]]:  # fmt: skip
+    """Keep `fused`'s order, except that each list's j-th hit (j = 1 … `depth`) is placed no lower
+    than position `every` × j: a capped score fusion. Weighted score fusion lets a trusted list
+    (the council model on minutes) outvote the other, which is right on average and wrong where the
+    trust does not hold; the cap bounds how far the other list's best hits can sink, so the result
+    cannot fall far below either list (issue #16). Earliest deadline first, looking ahead so that two
+    lists' hits due at one position never make one of them late. The fused score becomes 1 / position.
+    """
+    if every < 1:
+        raise ValueError(f"every は1以上で指定してください / every must be >= 1, got {every}")
+    due: dict[str, int] = {}
+    for ranking in rankings.values():
+        seen: list[str] = []
+        for doc_id, _score in ranking:
+            if doc_id not in seen:
+                seen.append(doc_id)
+            if len(seen) == depth:
+                break
+        for j, doc_id in enumerate(seen, start=1):
+            due[doc_id] = min(due.get(doc_id, every * j), every * j)
+    in_fused = {doc_id for doc_id, _ in fused}
+    order = [doc_id for doc_id, _ in fused] + [doc_id for doc_id in due if doc_id not in in_fused]
+    placed: dict[str, float] = {}
+    queue = iter(order)
+    while len(placed) < len(order):
+        position = len(placed) + 1
+        pending = sorted((d, doc_id) for doc_id, d in due.items() if doc_id not in placed)
+        urgent = any(i + 1 >= d - position + 1 for i, (d, _) in enumerate(pending))
+        chosen = pending[0][1] if urgent else next(doc_id for doc_id in queue if doc_id not in placed)
+        placed[chosen] = 1.0 / position
+    return list(placed.items())
+
+
+def lead_with_named_year(fused: Sequence[tuple[str, float]], rankings: Mapping[str, Ranking],
+                         names_asked_year: Mapping[str, bool]) -> list[tuple[str, float]]:  # fmt: skip
+    """When the fused top's document does not name the year the question asks about and a list's
+    top does, that hit goes first (the score-fusion form of confident_interleave's year rule)."""
+    if not fused or names_asked_year.get(fused[0][0], False):
+        return list(fused)
+    lead = next((hits[0][0] for hits in rankings.values() if hits and names_asked_year.get(hits[0][0], False)), None)
+    if lead is None:
+        return list(fused)
+    top = fused[0][1]
+    return [(lead, top)] + [(doc_id, score) for doc_id, score in fused if doc_id != lead]
+
+
 def prefer_towns(fused: Sequence[tuple[str, float]], info: Mapping[str, ChunkInfo], towns: Sequence[str]
                  ) -> list[tuple[str, float]]:  # fmt: skip
     """Move chunks of *other* towns behind the rest when the question names a town some candidate

@@ -19,11 +19,14 @@ from yakuba.core.settings import Settings
 from yakuba.core.types import DocType
 from yakuba.core.wareki import years_named
 from yakuba.ingest.municipality import municipalities_in
+from yakuba.retriever.embeddings import COUNCIL_MODEL
 from yakuba.retriever.filters import SearchFilters, chroma_where_is_exact, matches, to_chroma_where
 from yakuba.retriever.fusion import (
     ChunkInfo,
+    cap_ranks,
     collapse_duplicates,
     confident_interleave,
+    lead_with_named_year,
     prefer_towns,
     weighted_rrf,
     weighted_score_fusion,
@@ -99,11 +102,15 @@ class SearchResult(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-# Dense weights per document type that come with a model. Empty since issue #16: the council
-# model's 3.0 for 議会会議録 was tuned on one city's minutes; on 一括質問-style minutes it fell below BM25
-# alone and in a mixed library it ranked another city's minutes first. Kept for YAKUBA_FUSION_DENSE_
-# WEIGHT_BY_DOC_TYPE, which a deployment may still set for itself.
-MODEL_DOC_TYPE_WEIGHTS: dict[str, dict[str, float]] = {}
+# Dense weights per document type that come with a model. The council model beats BM25 on minutes, so
+# minutes chunks trust it 3× more (×0.25 elsewhere). Alone that weight did not transfer (issue #16: on
+# 一括質問-style minutes hybrid fell below BM25, in a mixed library another city's minutes came first);
+# with fusion_rank_cap (neither list's best hits sink far) and the town preference it holds on every
+# validation set, and it is what lifts kiryu-r4 above both lists (README's fusion table).
+_COUNCIL_WEIGHTS = {DocType.COUNCIL_MINUTES.value: 3.0}
+MODEL_DOC_TYPE_WEIGHTS: dict[str, dict[str, float]] = {
+    name: _COUNCIL_WEIGHTS for name in (COUNCIL_MODEL, f"{COUNCIL_MODEL}-onnx-fp32", f"{COUNCIL_MODEL}-onnx-int8")
+}
 
 
 _DEFAULTS = Settings.model_fields
@@ -201,6 +208,9 @@ class FusionConfig(BaseModel):
     # interleave: a question naming a year (令和4年度) lets the list whose top hit's document names that
     # year lead (fusion.confident_interleave, `names_asked_year`).
     prefer_named_year: bool = True
+    # rrf/minmax/zscore: each list's j-th hit is placed no lower than rank_cap × j (fusion.cap_ranks);
+    # None: the fused scores alone decide.
+    rank_cap: int | None = Field(_DEFAULTS["fusion_rank_cap"].default, ge=1)
 
     def fuse(
         self,
@@ -233,6 +243,17 @@ class FusionConfig(BaseModel):
             fused = weighted_rrf(rankings, weights, k=self.rrf_k, id_weights=id_weights)
         else:
             fused = weighted_score_fusion(rankings, weights, self.method, id_weights=id_weights)
+        if self.method != "interleave":
+            # the lists as fusion weighed them: an id a list gave no credit (a short chunk) is not its hit
+            active = {
+                name: [(cid, s) for cid, s in hits if (id_weights or {}).get(name, {}).get(cid, 1.0) > 0]
+                for name, hits in rankings.items() if weights.get(name, 1.0) > 0
+            }  # fmt: skip
+            if self.rank_cap is not None:
+                fused = cap_ranks(fused, active, self.rank_cap)
+            named = _names_asked_year(query, infos) if self.prefer_named_year else None
+            if named:
+                fused = lead_with_named_year(fused, active, named)
         if self.prefer_named_town and query and infos:
             fused = prefer_towns(fused, infos, municipalities_in(query))
         return fused
@@ -253,6 +274,7 @@ class FusionConfig(BaseModel):
             short_chunk_chars=settings.fusion_short_chunk_chars,
             prefer_named_town=settings.fusion_prefer_named_town,
             prefer_named_year=settings.fusion_prefer_named_year,
+            rank_cap=settings.fusion_rank_cap,
             interleave_dense_bias=settings.fusion_interleave_dense_bias,
             interleave_coverage_margin=settings.fusion_interleave_coverage_margin,
         )

@@ -138,7 +138,7 @@ def pick(grid: Sequence[FusionConfig], data: dict[str, list[Row]]) -> FusionConf
 
 OLD_DEFAULT = FusionConfig(
     method="minmax", dense_weight=0.25, dense_weight_by_doc_type={"議会会議録": 3.0}, short_chunk_chars=0,
-    prefer_named_town=False,
+    prefer_named_town=False, prefer_named_year=False, rank_cap=None,
 )
 
 
@@ -147,9 +147,14 @@ def grid() -> list[FusionConfig]:
     weigh each list by how far its top stands out: a peaked list speaks louder) and the confident
     interleave (a capped rank fusion), each with the short-chunk rule and the town preference."""
     configs = [OLD_DEFAULT]
-    configs += [FusionConfig(method="minmax", dense_weight=w) for w in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)]
-    configs += [FusionConfig(method="zscore", dense_weight=w) for w in (0.5, 0.75, 1.0, 1.25, 1.5)]
-    configs += [FusionConfig(method="rrf", dense_weight=w, rrf_k=k) for w in (0.5, 1.0, 2.0, 3.0) for k in (10, 60)]
+    configs += [FusionConfig(method="minmax", dense_weight=w, rank_cap=None) for w in (0.25, 0.5, 0.75, 1.0, 1.5, 2.0)]
+    configs += [FusionConfig(method="zscore", dense_weight=w, rank_cap=None) for w in (0.5, 0.75, 1.0, 1.25, 1.5)]
+    configs += [FusionConfig(method="rrf", dense_weight=w, rrf_k=k, rank_cap=None)
+                for w in (0.5, 1.0, 2.0, 3.0) for k in (10, 60)]  # fmt: skip
+    # score fusion with the council model's minutes weight, uncapped and capped (fusion.cap_ranks)
+    configs += [FusionConfig(method=m, dense_weight=0.25 if m == "minmax" else 1.0, rank_cap=cap,
+                             dense_weight_by_doc_type={"議会会議録": w})
+                for m in ("minmax", "zscore") for w in (2.0, 3.0) for cap in (None, 3, 4)]  # fmt: skip
     configs += [FusionConfig(method="interleave", interleave_dense_bias=b, interleave_coverage_margin=None)
                 for b in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)]  # fmt: skip
     configs += [FusionConfig(method="interleave", interleave_dense_bias=b, interleave_coverage_margin=m)
@@ -170,6 +175,8 @@ def label(config: FusionConfig) -> str:
     if config == OLD_DEFAULT:
         extra += " (old default)"
     k = f" k={config.rrf_k}" if config.method == "rrf" else ""
+    if config.rank_cap is not None:
+        k += f" cap={config.rank_cap}"
     if config.method == "interleave":
         margin = config.interleave_coverage_margin
         cover = "" if margin is None else f" coverage_margin={margin}"

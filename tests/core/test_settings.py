@@ -24,8 +24,13 @@ def test_default_model_and_fusion_by_doc_type(monkeypatch: pytest.MonkeyPatch, t
     defaults = Settings()
     assert defaults.embedding_model == "multilingual-e5-small-council-onnx-fp32" and defaults.dense_query == "auto"
     assert defaults.fusion_dense_weight_by_doc_type is None and defaults.fusion_dense_weight == 0.25
-    # None = the model's own; none has per-type weights since issue #16 (3.0 for minutes did not transfer)
-    assert FusionConfig.from_settings(defaults).dense_weight_by_doc_type == {}
+    # None = the model's own: the council model trusts its dense list 3× on minutes, held in check by the
+    # rank cap (issue #16); stock and static models weigh every type alike
+    fusion = FusionConfig.from_settings(defaults)
+    assert fusion.method == "minmax" and fusion.rank_cap == 3
+    assert fusion.dense_weight_by_doc_type == {"議会会議録": 3.0}
+    monkeypatch.setenv("YAKUBA_EMBEDDING_MODEL", "multilingual-e5-small")
+    assert FusionConfig.from_settings(Settings()).dense_weight_by_doc_type == {}
     monkeypatch.setenv("YAKUBA_EMBEDDING_MODEL", "yakuba-static-ja")
     assert FusionConfig.from_settings(Settings()).dense_weight_by_doc_type == {}
     monkeypatch.setenv("YAKUBA_FUSION_DENSE_WEIGHT_BY_DOC_TYPE", '{"総合計画": 1.5}')

@@ -21,7 +21,7 @@ from yakuba.retriever.store import TenantStore
 MINI = DATA / "jsquad-mini"
 CONTRACT_KEYS = {
     "answer_contains", "char_f1", "citation_precision", "citation_recall", "groundedness", "abstention_accuracy",
-    "ttft_p50_ms", "ttft_p95_ms", "total_p50_ms", "total_p95_ms", "n_questions",
+    "japanese_only", "ttft_p50_ms", "ttft_p95_ms", "total_p50_ms", "total_p95_ms", "n_questions",
 }  # fmt: skip
 
 
@@ -146,7 +146,7 @@ def test_score_question_applies_each_metric_to_the_right_questions() -> None:
     scores, verdicts = score_question(answerable, _answer("任期は5年です[1]。", [cite]))
     assert scores == {"answer_contains": 1.0, "char_f1": pytest.approx(4 / 9),  # P 2/7, R 1
                       "citation_precision": 1.0, "citation_recall": 1.0, "groundedness": 1.0,
-                      "abstention_accuracy": 1.0}
+                      "abstention_accuracy": 1.0, "japanese_only": 1.0}
     assert len(verdicts) == 1
     # abstaining on an answerable question: answer and citation metrics 0, groundedness n/a
     scores, _ = score_question(answerable, _answer("ご質問の内容は…", [], abstained=True))
@@ -182,7 +182,7 @@ def test_eval_answers_json_contract_report_and_isolated_removal(settings: Settin
     for key in CONTRACT_KEYS - {"n_questions"}:
         assert isinstance(summary[key], float) and summary[key] >= 0, key
     for key in ("answer_contains", "char_f1", "citation_precision", "citation_recall", "groundedness",
-                "abstention_accuracy"):
+                "abstention_accuracy", "japanese_only"):
         assert 0 <= summary[key] <= 1, key
     # the extractive engine copies passage sentences and cites them: grounded, and on these easy
     # questions usually right (a failing retriever or citation mapping would drop these)

@@ -96,7 +96,8 @@ def test_write_report_folder(tmp_path: Path) -> None:
     assert "理由 / reasons: low_relevance 2, member_question_not_found 1" in html
     assert breakdown(records)["計画"] == {"n": 4, "answer_contains": 0.0, "char_f1": 0.0,
                                           "citation_precision": 0.0, "citation_recall": 0.0,
-                                          "groundedness": 1.0, "abstention_accuracy": pytest.approx(0.5)}
+                                          "groundedness": 1.0, "abstention_accuracy": pytest.approx(0.5),
+                                          "japanese_only": None}
 
 
 def test_load_report_errors(tmp_path: Path) -> None:
@@ -167,3 +168,14 @@ def test_compare_cli_writes_files(tmp_path: Path) -> None:
     assert files == {}
     missing = CliRunner().invoke(app, ["eval", "compare", str(tmp_path / "a"), str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "見つかりません" in missing.output
+
+
+def test_japanese_only_scores_answers_and_fills_reports_written_before_it() -> None:
+    record = _record("q1", contains=1.0)
+    old = record.model_dump()
+    old["scores"].pop("japanese_only")
+    assert QuestionRecord.model_validate(old).scores["japanese_only"] == 1.0
+    old["answer"] = "这个条例的目的是普及手话[1]。"  # simplified-only hanzi: a slip into Chinese
+    assert QuestionRecord.model_validate(old).scores["japanese_only"] == 0.0
+    old["answer"] = "남국시 조례입니다[1]。"  # Hangul
+    assert QuestionRecord.model_validate(old).scores["japanese_only"] == 0.0

@@ -146,11 +146,11 @@ def test_content_chars_ignores_the_speaker_label() -> None:
 def test_short_chunks_get_no_dense_credit_and_named_towns_win() -> None:
     rankings = {"dense": [("short", 0.95), ("k1", 0.9), ("n1", 0.5)], "bm25": [("n1", 9.0), ("k1", 3.0)]}
     info = {"short": ChunkInfo(chars=7, doc_id="x", doc_type="議会会議録"), "k1": KIRYU, "n1": NANKOKU}
-    config = FusionConfig(method="rrf", dense_weight=1.0, rrf_k=60, short_chunk_chars=40)
+    config = FusionConfig(method="rrf", dense_weight=1.0, rrf_k=60, short_chunk_chars=40, rank_cap=None)
     fused = dict(config.fuse(rankings, info))
     assert "short" not in fused  # its only credit was dense
     assert fused["k1"] == pytest.approx(1 / 62 + 1 / 62) and fused["n1"] == pytest.approx(1 / 63 + 1 / 61)
-    unguarded = dict(FusionConfig(method="rrf", dense_weight=1.0, short_chunk_chars=0).fuse(rankings, info))
+    unguarded = dict(FusionConfig(method="rrf", dense_weight=1.0, short_chunk_chars=0, rank_cap=None).fuse(rankings, info))
     assert unguarded["short"] == pytest.approx(1 / 61)
     # the question names 南国市: 桐生市's chunk goes behind although it fused higher
     minmax = FusionConfig(method="minmax", dense_weight=3.0)
@@ -267,3 +267,45 @@ def test_coverage_is_the_idf_share_of_the_question_in_a_chunk() -> None:
     assert got == {"a": pytest.approx(1.0), "b": pytest.approx(0.25), "c": pytest.approx(0.75)}  # x: no text
     FakeStore.has_bm25 = False
     assert query_coverage(FakeStore(), "自転車", rankings, texts) == {}  # type: ignore[arg-type]
+
+
+def test_cap_ranks_keeps_each_lists_best_hits_within_reach() -> None:
+    from yakuba.retriever.fusion import cap_ranks
+
+    dense = [(f"d{i}", 1.0 - i / 10) for i in range(1, 7)]
+    bm25 = [(f"b{i}", 10.0 - i) for i in range(1, 4)]
+    fused = weighted_score_fusion({"dense": dense, "bm25": bm25}, {"dense": 3.0, "bm25": 1.0})
+    assert [c for c, _ in fused][:5] == ["d1", "d2", "d3", "d4", "b1"]  # dense outvotes BM25
+    capped = [c for c, _ in cap_ranks(fused, {"dense": dense, "bm25": bm25}, 3)]
+    # BM25's j-th hit by position 3j: b1 by 3, b2 by 6, b3 by 9; dense keeps the other places in order
+    assert capped == ["d1", "d2", "b1", "d3", "d4", "b2", "d5", "d6", "b3"]
+    assert [s for _, s in cap_ranks(fused, {"dense": dense, "bm25": bm25}, 3)][:3] == [1.0, 0.5, pytest.approx(1 / 3)]
+    # two lists' hits due at one place: both still make it (earliest deadline first, with look-ahead)
+    a, b = [("a1", 1.0), ("a2", 0.5)], [("b1", 1.0), ("b2", 0.5)]
+    order = [c for c, _ in cap_ranks([("x", 9.0), ("y", 8.0), ("a1", 1.0), ("b1", 1.0)], {"a": a, "b": b}, 2)]
+    assert set(order[:2]) == {"a1", "b1"} and set(order[2:4]) == {"a2", "b2"} and order[4:] == ["x", "y"]
+    # an id both lists rank is due at its better place; a cap of 1 is the list order itself
+    assert [c for c, _ in cap_ranks([("x", 1.0), ("a1", 0.5)], {"a": [("a1", 1.0)]}, 1)] == ["a1", "x"]
+    with pytest.raises(ValueError, match="every"):
+        cap_ranks(fused, {"dense": dense}, 0)
+
+
+def test_score_fusion_uses_the_cap_and_the_year_rule() -> None:
+    info = {
+        "plan": ChunkInfo(doc_id="南国市/令和4年度_施政方針.pdf", years=(2022,), chars=300),
+        "law": ChunkInfo(doc_id="南国市/手話言語条例.pdf", chars=300),
+        **{f"m{i}": ChunkInfo(doc_id=f"桐生市議会/{i}.txt", doc_type="議会会議録", chars=300) for i in range(5)},
+    }
+    dense = [(f"m{i}", 0.9 - i / 100) for i in range(5)] + [("law", 0.5)]
+    bm25 = [("law", 9.0), ("plan", 8.0), ("m0", 1.0)]
+    config = FusionConfig(method="minmax", dense_weight=0.25, dense_weight_by_doc_type={"議会会議録": 3.0},
+                          prefer_named_town=False, rank_cap=3)
+    ranked = [c for c, _ in config.fuse({"dense": dense, "bm25": bm25}, info, query="手話言語条例の目的は？")]
+    assert ranked.index("law") <= 2 and ranked.index("plan") <= 5  # the minutes' weight cannot bury BM25's tops
+    uncapped = config.model_copy(update={"rank_cap": None})
+    assert [c for c, _ in uncapped.fuse({"dense": dense, "bm25": bm25}, info, query="手話言語条例の目的は？")
+            ].index("plan") > 5  # fmt: skip
+    asked = "令和４年度に創設する補助制度は？"
+    assert config.fuse({"dense": dense, "bm25": [("plan", 9.0), ("law", 8.0)]}, info, query=asked)[0][0] == "plan"
+    off = config.model_copy(update={"prefer_named_year": False})
+    assert off.fuse({"dense": dense, "bm25": [("plan", 9.0), ("law", 8.0)]}, info, query=asked)[0][0] == "m0"

@@ -149,17 +149,19 @@ def test_dense_weight_by_doc_type_uses_the_chunks_type(minutes_searcher: HybridS
     assert {types[p.chunk_id] for p in result.passages} == {p.doc_type for p in result.passages}
     assert "議会会議録" in types.values()
     rankings = {"dense": [(p.chunk_id, p.score) for p in result.passages], "bm25": []}
-    plain = FusionConfig(method="minmax", dense_weight=1.0).fuse(rankings, types)
-    minutes_muted = FusionConfig(method="minmax", dense_weight=1.0, dense_weight_by_doc_type={"議会会議録": 0.0}).fuse(
-        rankings, types
-    )
+    # uncapped: the weights alone decide the scores (the rank cap replaces them by 1 / position)
+    plain = FusionConfig(method="minmax", dense_weight=1.0, rank_cap=None).fuse(rankings, types)
+    minutes_muted = FusionConfig(
+        method="minmax", dense_weight=1.0, dense_weight_by_doc_type={"議会会議録": 0.0}, rank_cap=None
+    ).fuse(rankings, types)
     scores = dict(minutes_muted)
     for chunk_id, score in plain:
         expected = 0.0 if types[chunk_id] == "議会会議録" else score
         assert scores[chunk_id] == pytest.approx(expected)
     # the searcher hands the types over: with minutes muted, only the plan keeps a score
     muted = HybridSearcher(store, minutes_searcher.embeddings,
-                           FusionConfig(method="minmax", bm25_weight=0.0, dense_weight_by_doc_type={"議会会議録": 0.0}))
+                           FusionConfig(method="minmax", bm25_weight=0.0, dense_weight_by_doc_type={"議会会議録": 0.0},
+                                        rank_cap=None))
     passages = muted.search("防災行政無線の更新", k=10).passages
     assert passages[0].doc_id == "plan.md" and passages[0].score > 0
     assert all(p.score == 0 for p in passages if p.doc_type == "議会会議録")

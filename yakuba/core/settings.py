@@ -146,8 +146,10 @@ class Settings(BaseSettings):
     # the default interleaves both lists, the one whose top hit stands out first. The weights below
     # apply to rrf/minmax/zscore; for interleave only a weight of 0 matters (the list is left out).
     fusion_method: Literal["rrf", "minmax", "zscore", "interleave"] = Field(
-        "interleave", description="Weighted RRF, min-max / z-score normalised score fusion, or the lists "
-        "interleaved with the more confident one first (retriever.fusion.confident_interleave)."
+        "minmax", description="Weighted RRF, min-max / z-score normalised score fusion (capped by "
+        "fusion_rank_cap), or the lists interleaved with the more confident one first "
+        "(retriever.fusion.confident_interleave). minmax + the model's minutes weight + rank cap 3 is the "
+        "one setting within 0.01 of the better list on every validation set (README, issue #16)."
     )
     fusion_dense_weight: float = Field(0.25, ge=0, description="Weight of the dense list in fusion.")
     # None = the embedding model's own (retriever.search.MODEL_DOC_TYPE_WEIGHTS): the council model
@@ -172,8 +174,12 @@ class Settings(BaseSettings):
     fusion_prefer_named_town: bool = Field(
         True, description="A question naming a town ranks other towns' documents after the rest."
     )
+    fusion_rank_cap: int | None = Field(
+        3, ge=1, description="rrf/minmax/zscore: each list's j-th hit is ranked no lower than this × j, so "
+        "neither list's best hits can sink far (retriever.fusion.cap_ranks); unset: the scores alone decide.",
+    )
     fusion_prefer_named_year: bool = Field(
-        True, description="interleave: a question naming a year (令和4年度) is led by the list whose top hit's "
+        True, description="A question naming a year (令和4年度) is led by the list whose top hit's "
         "document names that year in its title or date.",
     )
 
