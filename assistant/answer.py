@@ -47,7 +47,7 @@ from yakuba.assistant.schemas import (
     EvidenceSentence,
 )
 from yakuba.assistant.table_lookup import table_row_passage
-from yakuba.assistant.text import compact
+from yakuba.assistant.text import compact, complete_sentences
 from yakuba.core.errors import InvalidInputError
 from yakuba.core.settings import Settings
 from yakuba.retriever.search import HybridSearcher, Passage, QueryError
@@ -212,9 +212,11 @@ class AnswerPipeline:
             prompt_question = self.mask(standalone)
         messages = answer_messages(prompt_question, prompt_texts, numbered)
         pieces: list[str] = []
+        finish: str | None = None
         model = self._sized_model(standalone)
         try:
             for chunk in model.stream(messages):
+                finish = (getattr(chunk, "response_metadata", None) or {}).get("finish_reason") or finish
                 delta = str(chunk.content)
                 if not delta:
                     continue
@@ -229,6 +231,10 @@ class AnswerPipeline:
             return
         timings["generate"] = _ms(step)
         raw = "".join(pieces).strip()
+        if finish == "length" and (whole := complete_sentences(raw)) != raw:
+            notices.append("回答が長くなったため、途中で切れた最後の文を省きました / dropped the unfinished last "
+                           "sentence (token limit)")  # fmt: skip
+            raw = whole
         checked = self._check(
             raw, standalone, numbered, base, timings, started, relevance.coverage,
             evidence=evidence, question_tokens=relevance.question_tokens, shown=shown,

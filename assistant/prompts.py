@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
 from yakuba.assistant.facts import asks_for
+from yakuba.assistant.relevance import asks_member_question
 from yakuba.assistant.schemas import ChatMessage
 from yakuba.assistant.text import split_sentences, truncate
 from yakuba.ingest.clean import is_heading
@@ -32,6 +33,9 @@ ANSWER_SYSTEM = (
 # A question asking for one value (いくら, いつ, 何%, 誰) is answered in a sentence or two; capping its
 # generation keeps a small model from running on (decode is ~10 tokens/s on 2 cores).
 VALUE_ANSWER_TOKENS = 160
+# What members asked and how it was answered (一般質問) is summed up in a few sentences: with 384 tokens
+# the model retold the speeches (kiryu-r4 answers took 36 s p50, most of it decoding).
+SUMMARY_ANSWER_TOKENS = 200
 PASSAGE_OPEN = "<資料>"
 PASSAGE_CLOSE = "</資料>"
 
@@ -69,7 +73,9 @@ def focus(text: str, tokens: Sequence[str], limit: int) -> str:
 
 def answer_tokens(question: str) -> int | None:
     """The most tokens an answer to `question` needs, when its kind says so (None = the model's own)."""
-    return VALUE_ANSWER_TOKENS if asks_for(question) else None
+    if asks_for(question):
+        return VALUE_ANSWER_TOKENS
+    return SUMMARY_ANSWER_TOKENS if asks_member_question(question) else None
 
 
 def quoted(text: str) -> str:

@@ -58,3 +58,16 @@ def truncate(text: str, limit: int) -> str:
     if cut >= limit * 0.6:
         return head[: cut + 1].rstrip()
     return head.rstrip() + "…"
+
+
+_SENTENCE_END = re.compile(r"[。！？!?][」』）)]*(?:\s*\[\d+\])*")
+
+
+def complete_sentences(text: str) -> str:
+    """`text` without an unfinished last sentence (a generation cut at its token limit ends mid-word:
+    「…手話の普及に関す」); unchanged when it ends a sentence or has no complete one to fall back to."""
+    stripped = text.rstrip()
+    ends = list(_SENTENCE_END.finditer(stripped))
+    if not ends or ends[-1].end() == len(stripped):
+        return stripped
+    return stripped[: ends[-1].end()]

@@ -52,7 +52,8 @@ COUNCIL_MODEL = "multilingual-e5-small-council"
 CONTENT_QUERY_MARKER = "yakuba_lora.json"
 QueryForm = Literal["question", "content"]
 # `<built model>-onnx-int8` / `-onnx-fp32`: that model exported to ONNX (yakuba.models.onnx) and run by
-# ONNX Runtime; fp32 gives the same vectors ~1.9x faster, int8 ~3.5x faster (README, issue #16).
+# ONNX Runtime; fp32 gives the same vectors, as fast as PyTorch on an idle machine and ~1.9x faster on
+# a busy one (README, issue #16).
 ONNX_SUFFIXES = {"-onnx-int8": "int8", "-onnx-fp32": "fp32"}
 
 

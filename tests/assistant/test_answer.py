@@ -313,3 +313,44 @@ def test_value_questions_cap_the_answer_length(searcher: HybridSearcher) -> None
     sized = pipeline(searcher, model, engine="local")._sized_model("更新費用の総額はいくらですか")
     assert sized.kwargs["max_tokens"] == VALUE_ANSWER_TOKENS
     assert pipeline(searcher, model, engine="local")._sized_model("防災計画の目的は何ですか") is model
+    from yakuba.assistant.prompts import SUMMARY_ANSWER_TOKENS
+
+    summary = pipeline(searcher, model, engine="local")._sized_model(
+        "防災行政無線の更新について、議会でどのような質問と答弁がありましたか。"
+    )
+    assert summary.kwargs["max_tokens"] == SUMMARY_ANSWER_TOKENS < 384
+
+
+class _CutAtLimit(GenericFakeChatModel):
+    """Streams its reply, then a last chunk saying the token limit stopped it (llama.cpp's "length")."""
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
+        from langchain_core.messages import AIMessageChunk
+        from langchain_core.outputs import ChatGenerationChunk
+
+        yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata={"finish_reason": "length"}))
+
+
+def test_an_answer_cut_at_the_token_limit_loses_its_unfinished_sentence(searcher: HybridSearcher) -> None:
+    question = "防災行政無線の更新はいつまでに完了しますか"
+    top = searcher.search(question, k=4).passages
+    n = next(i for i, p in enumerate(top, start=1) if p.doc_id == "bousai.md")
+    reply = f"防災行政無線の更新は令和5年度までに完了します[{n}]。また避難所の耐震化に関す"
+    cut = pipeline(searcher, _CutAtLimit(messages=iter([AIMessage(reply)])), engine="local").answer(
+        AnswerRequest(question=question)
+    )
+    assert cut.fallback is None and cut.answer.endswith(f"[{n}]。") and "耐震化に関す" not in cut.answer
+    assert any("途中で切れた" in notice for notice in cut.notices)
+    # a model that stopped by itself keeps what it wrote (no limit was hit)
+    whole = pipeline(searcher, scripted(reply), engine="local").answer(AnswerRequest(question=question))
+    assert not any("途中で切れた" in notice for notice in whole.notices)
+
+
+def test_complete_sentences_keeps_whole_sentences_and_their_markers() -> None:
+    from yakuba.assistant.text import complete_sentences
+
+    assert complete_sentences("目的は手話の普及です[1]。手話の普及に関す") == "目的は手話の普及です[1]。"
+    assert complete_sentences("「手話」を広めます。 [2] 次に") == "「手話」を広めます。 [2]"
+    assert complete_sentences("目的は普及です[1]。") == "目的は普及です[1]。"
+    assert complete_sentences("終わらない文") == "終わらない文"  # nothing complete to fall back to

@@ -69,8 +69,8 @@ class Settings(BaseSettings):
         "multilingual-e5-small-council-onnx-fp32",
         description="A sentence-transformers name or path, or an alias of a model shipped in a package "
         "(multilingual-e5-small-council = multilingual-e5-small + the committed council-minutes adapter; "
-        "`-onnx-fp32` = that model run by ONNX Runtime, the same vectors ~1.9x faster; `-onnx-int8` = "
-        "int8-quantised, ~3.5x faster, other vectors: see README).",
+        "`-onnx-fp32` = that model run by ONNX Runtime (fused graph), the same vectors, as fast as PyTorch on "
+        "an idle machine and ~1.9x faster on a busy one; `-onnx-int8` = int8-quantised, other vectors: see README).",
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024)
     embedding_device: str = "cpu"
