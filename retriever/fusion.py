@@ -146,6 +146,19 @@ def top_z(ranking: Ranking) -> float:
     return 0.0 if std == 0 else (scores[0] - mean) / std
 
 
+def credited(rankings: Mapping[str, Ranking], id_weights: IdWeights | None = None,
+             weights: Mapping[str, float] | None = None) -> dict[str, list[tuple[str, float]]]:  # fmt: skip
+    """Each list as fusion credits it: a list weighted 0 is left out, and an id its override weighs 0
+    (a short chunk for dense) is not that list's hit."""
+    lists: dict[str, list[tuple[str, float]]] = {}
+    for name, ranking in rankings.items():
+        if _weight(weights or {}, name) == 0:
+            continue
+        overrides = _overrides(id_weights, name)
+        lists[name] = [(doc_id, score) for doc_id, score in ranking if overrides.get(doc_id, 1.0) > 0]
+    return lists
+
+
 def confident_interleave(
     rankings: Mapping[str, Ranking],
     bias: Mapping[str, float] | None = None,
@@ -179,9 +192,7 @@ def confident_interleave(
     year (one year's minutes) or none does, confidence decides as before.
     """
     lists = []
-    for order, (name, ranking) in enumerate(rankings.items()):
-        overrides = _overrides(id_weights, name)
-        kept = [(doc_id, score) for doc_id, score in ranking if overrides.get(doc_id, 1.0) > 0]
+    for order, (name, kept) in enumerate(credited(rankings, id_weights).items()):
         if kept:
             lists.append((-(top_z(kept) + (bias or {}).get(name, 0.0)), order, [doc_id for doc_id, _ in kept]))
     lists.sort()

@@ -19,13 +19,14 @@ from yakuba.core.settings import Settings
 from yakuba.core.types import DocType
 from yakuba.core.wareki import years_named
 from yakuba.ingest.municipality import municipalities_in
-from yakuba.retriever.embeddings import COUNCIL_MODEL
+from yakuba.retriever.embeddings import COUNCIL_MODEL, onnx_alias
 from yakuba.retriever.filters import SearchFilters, chroma_where_is_exact, matches, to_chroma_where
 from yakuba.retriever.fusion import (
     ChunkInfo,
     cap_ranks,
     collapse_duplicates,
     confident_interleave,
+    credited,
     lead_with_named_year,
     prefer_towns,
     weighted_rrf,
@@ -107,10 +108,13 @@ class SearchResult(BaseModel):
 # 一括質問-style minutes hybrid fell below BM25, in a mixed library another city's minutes came first);
 # with fusion_rank_cap (neither list's best hits sink far) and the town preference it holds on every
 # validation set, and it is what lifts kiryu-r4 above both lists (README's fusion table).
-_COUNCIL_WEIGHTS = {DocType.COUNCIL_MINUTES.value: 3.0}
-MODEL_DOC_TYPE_WEIGHTS: dict[str, dict[str, float]] = {
-    name: _COUNCIL_WEIGHTS for name in (COUNCIL_MODEL, f"{COUNCIL_MODEL}-onnx-fp32", f"{COUNCIL_MODEL}-onnx-int8")
-}
+# Keyed by the built model's alias; its ONNX exports (`-onnx-fp32`, `-onnx-int8`) share its weights.
+MODEL_DOC_TYPE_WEIGHTS: dict[str, dict[str, float]] = {COUNCIL_MODEL: {DocType.COUNCIL_MINUTES.value: 3.0}}
+
+
+def model_doc_type_weights(model: str) -> dict[str, float]:
+    alias = onnx_alias(model)
+    return MODEL_DOC_TYPE_WEIGHTS.get(alias[0] if alias else model, {})
 
 
 _DEFAULTS = Settings.model_fields
@@ -205,8 +209,8 @@ class FusionConfig(BaseModel):
     interleave_coverage_margin: float | None = _DEFAULTS["fusion_interleave_coverage_margin"].default
     # A question naming a town puts other towns' chunks behind the rest (fusion.prefer_towns).
     prefer_named_town: bool = True
-    # interleave: a question naming a year (令和4年度) lets the list whose top hit's document names that
-    # year lead (fusion.confident_interleave, `names_asked_year`).
+    # A question naming a year (令和4年度) lets the list whose top hit's document names that year lead
+    # (interleave: fusion.confident_interleave's `names_asked_year`; score fusion: lead_with_named_year).
     prefer_named_year: bool = True
     # rrf/minmax/zscore: each list's j-th hit is placed no lower than rank_cap × j (fusion.cap_ranks);
     # None: the fused scores alone decide.
@@ -244,16 +248,13 @@ class FusionConfig(BaseModel):
         else:
             fused = weighted_score_fusion(rankings, weights, self.method, id_weights=id_weights)
         if self.method != "interleave":
-            # the lists as fusion weighed them: an id a list gave no credit (a short chunk) is not its hit
-            active = {
-                name: [(cid, s) for cid, s in hits if (id_weights or {}).get(name, {}).get(cid, 1.0) > 0]
-                for name, hits in rankings.items() if weights.get(name, 1.0) > 0
-            }  # fmt: skip
-            if self.rank_cap is not None:
-                fused = cap_ranks(fused, active, self.rank_cap)
             named = _names_asked_year(query, infos) if self.prefer_named_year else None
-            if named:
-                fused = lead_with_named_year(fused, active, named)
+            if self.rank_cap is not None or named:
+                active = credited(rankings, id_weights, weights)  # what the cap and the year rule count as hits
+                if self.rank_cap is not None:
+                    fused = cap_ranks(fused, active, self.rank_cap)
+                if named:
+                    fused = lead_with_named_year(fused, active, named)
         if self.prefer_named_town and query and infos:
             fused = prefer_towns(fused, infos, municipalities_in(query))
         return fused
@@ -265,7 +266,7 @@ class FusionConfig(BaseModel):
             dense_weight=settings.fusion_dense_weight,
             bm25_weight=settings.fusion_bm25_weight,
             dense_weight_by_doc_type=(
-                MODEL_DOC_TYPE_WEIGHTS.get(settings.embedding_model, {})
+                model_doc_type_weights(settings.embedding_model)
                 if settings.fusion_dense_weight_by_doc_type is None
                 else settings.fusion_dense_weight_by_doc_type
             ),
