@@ -34,7 +34,7 @@ from yakuba.assistant.condense import condense
 from yakuba.assistant.extractive import compose_selected, select_sentences
 from yakuba.assistant.facts import check_facts
 from yakuba.assistant.injection import obeys_planted, planted_instructions
-from yakuba.assistant.passage_budget import prompt_passages
+from yakuba.assistant.passage_budget import prompt_passages, prompt_windows
 from yakuba.assistant.prompts import MODEL_ABSTAIN_PHRASE, answer_messages, answer_tokens, focus
 from yakuba.assistant.relevance import DEFAULT_MIN_COVERAGE, IdfLookup, MentionLookup, Relevance, assess
 from yakuba.assistant.schemas import (
@@ -106,6 +106,7 @@ class AnswerPipeline:
         engine: str,
         passages: int = _SETTINGS["answer_passages"].default,
         passage_chars: int = _SETTINGS["answer_passage_chars"].default,
+        prompt_chars: int | None = _SETTINGS["answer_prompt_chars"].default,
         adaptive_passages: bool = _SETTINGS["answer_adaptive_passages"].default,
         history_turns: int = _SETTINGS["answer_history_turns"].default,
         min_coverage: float | None = None,
@@ -119,6 +120,7 @@ class AnswerPipeline:
         self.engine = engine
         self.passages = passages
         self.passage_chars = passage_chars
+        self.prompt_chars = prompt_chars
         self.adaptive_passages = adaptive_passages
         self.history_turns = history_turns
         self.min_coverage = DEFAULT_MIN_COVERAGE if min_coverage is None else min_coverage
@@ -205,7 +207,12 @@ class AnswerPipeline:
 
         step = time.perf_counter()
         shown = self._shown(numbered, relevance, evidence)
-        prompt_texts = {n: focus(p.text, relevance.question_tokens, self.passage_chars) for n, p in shown.items()}
+        windows = prompt_windows(
+            list(shown), evidence.sentences[0].n if evidence.sentences else None,
+            passage_chars=self.passage_chars, prompt_chars=self.prompt_chars,
+        )
+        shown = {n: shown[n] for n in windows}
+        prompt_texts = {n: focus(shown[n].text, relevance.question_tokens, chars) for n, chars in windows.items()}
         prompt_question = standalone
         if self.mask is not None:
             prompt_texts = {n: self.mask(t) for n, t in prompt_texts.items()}

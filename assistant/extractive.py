@@ -161,7 +161,8 @@ def select_sentences(
             in_counter = holds and bool(counter) and holds_kind(sentence, wanted, counter)
             if holds and counter and not in_counter:
                 score *= COUNTER_FACTOR  # a number, but not in what was asked (「1,600発」 for 何人)
-            other = bool(asked_items) and names_another_item((sentence, section or ""), asked_items)
+            # nearest first: the sentence, its section, the document's title (「令和８年度一般会計予算」)
+            other = bool(asked_items) and names_another_item((sentence, section or "", passage.title), asked_items)
             if other:
                 score *= OTHER_ITEM_FACTOR
                 holds = in_counter = False  # another 議案's or year's amount does not answer this one

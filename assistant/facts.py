@@ -289,6 +289,7 @@ class Clause:
     facts: list[Fact]
     sentence: str = ""
     tokens: set[str] = field(default_factory=set)
+    title: str = ""  # the document's title: 「議案第７号：令和８年度一般会計予算」 names its year
     score: float = 0.0
 
     @property
@@ -325,8 +326,8 @@ def names_another_item(texts: Sequence[str], asked: dict[str, set[int]]) -> bool
 
 
 def _conflicts(clause: Clause, asked: dict[str, set[int]]) -> bool:
-    """The clause's own designators decide, else its sentence's, else its heading's."""
-    return names_another_item((clause.text, clause.sentence, clause.heading), asked)
+    """The clause's own designators decide, else its sentence's, else its heading's, else the title's."""
+    return names_another_item((clause.text, clause.sentence, clause.heading, clause.title), asked)
 
 
 def passage_clauses(n: int, passage: Passage) -> list[Clause]:
@@ -341,7 +342,7 @@ def passage_clauses(n: int, passage: Passage) -> list[Clause]:
             heading = stripped
             facts = extract_facts(stripped)
             if facts:
-                clauses.append(Clause(n, stripped, "", "", facts))
+                clauses.append(Clause(n, stripped, "", "", facts, title=passage.title))
             continue
         for sentence in split_sentences(stripped):
             pieces = [p for p in _CLAUSE_SPLIT.split(sentence) if p.strip()]
@@ -353,7 +354,7 @@ def passage_clauses(n: int, passage: Passage) -> list[Clause]:
                 lead = sentence.split("：", 1)[0] + "：" + lead
             for piece, facts in read:
                 if facts:
-                    clauses.append(Clause(n, piece, heading, lead, facts, sentence))
+                    clauses.append(Clause(n, piece, heading, lead, facts, sentence, title=passage.title))
     return clauses
 
 
@@ -381,10 +382,16 @@ class ItemScope:
         weights = _weights(tokens, clauses)
         total = sum(weights.values()) or 1.0
         asked = designators(question)
+        conflicting = 0
         for clause in clauses:
             clause.score = sum(w for t, w in weights.items() if t in clause.tokens) / total
             if asked and _conflicts(clause, asked):
                 clause.score = 0.0
+                conflicting += 1
+        if conflicting == len(clauses):
+            # Every clause belongs to another 議案/year (a 令和８年度 budget read for 令和4年度): none
+            # of their values answers the question.
+            return cls(clauses, [], True)
         best = max(c.score for c in clauses)
         if best < ITEM_MIN_COVERAGE:
             return cls(clauses, clauses, False)

@@ -9,6 +9,13 @@ When the evidence passage holds clearly more of the question than the others, th
 reads them all, as before. Passage numbers are not changed: a shown passage keeps the [n] of the
 sources list, so citations and the checks still point at the same passages.
 
+The passages the model reads also share one character budget (`prompt_windows`): a prompt carries
+at most `prompt_chars` characters of passage text however many passages it holds, so the time to
+the first token has a ceiling (four 300-character windows took 12-14 s to read on 2 cores, the p95
+of jsquad-valid answers). Each passage's focused window gets an equal share, never less than
+`MIN_WINDOW_CHARS` (a window must hold a sentence and its context); when the budget cannot give every
+passage that, the passages ranked lowest are left out, the evidence passage never.
+
 Measured in benchmarks/prompt_budget.py (docs/llm.md has the numbers).
 """
 
@@ -22,6 +29,9 @@ MIN_DOMINANT_COVERAGE = 0.8
 CONTENDER_MARGIN = 0.25
 # The most passages an adaptive prompt carries; more contenders than that = no clear answer, send all.
 MAX_ADAPTIVE_PASSAGES = 2
+# The shortest focused window worth showing: about two sentences of a council speech or a 議案 heading
+# with its amount.
+MIN_WINDOW_CHARS = 150
 
 
 def prompt_passages(
@@ -49,3 +59,31 @@ def prompt_passages(
     if 1 + len(contenders) > most:
         return everything
     return sorted([evidence_n, *contenders])
+
+
+def prompt_windows(
+    numbers: Sequence[int],
+    evidence_n: int | None,
+    *,
+    passage_chars: int,
+    prompt_chars: int | None,
+    min_chars: int = MIN_WINDOW_CHARS,
+) -> dict[int, int]:
+    """Passage number -> the characters of its focused window, within one budget for the prompt.
+
+    `numbers` are the passages chosen to be read, best-ranked first after sorting by number (the
+    sources list's order); `prompt_chars` None means no shared budget (every window `passage_chars`).
+    """
+    chosen = sorted(numbers)
+    if not chosen:
+        return {}
+    if prompt_chars is None:
+        return dict.fromkeys(chosen, passage_chars)
+    floor = min(min_chars, passage_chars)
+    fits = max(1, prompt_chars // floor)
+    if len(chosen) > fits:  # leave out the lowest-ranked passages, never the evidence passage
+        keep = [evidence_n] if evidence_n in chosen else []
+        keep += [n for n in chosen if n != evidence_n][: fits - len(keep)]
+        chosen = sorted(keep)
+    each = max(floor, min(passage_chars, prompt_chars // len(chosen)))
+    return dict.fromkeys(chosen, each)

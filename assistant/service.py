@@ -86,6 +86,7 @@ class Assistant:
             engine=chosen,
             passages=self.settings.answer_passages,
             passage_chars=self.settings.answer_passage_chars,
+            prompt_chars=self.settings.answer_prompt_chars,
             adaptive_passages=self.settings.answer_adaptive_passages,
             history_turns=self.settings.answer_history_turns,
             min_coverage=self.settings.abstain_min_score,

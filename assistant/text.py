@@ -16,10 +16,27 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+_CLOSED_INSIDE = re.compile(r"[。！？!?][」』）)】〕\]]+$")
+_OPENING = tuple("「『（(【〔[")
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences end at 。！？ or a line break (PDF lists and minutes keep meaning per line);
-    runs of spaces inside a sentence are folded to one."""
-    return [_SPACE.sub(" ", sentence) for sentence in shared_split_sentences(text)]
+    runs of spaces inside a sentence are folded to one.
+
+    A 。 inside brackets ends no sentence when the text goes on after the bracket: an ordinance's
+    「…手話の普及（以下「手話の普及等」という。）に関し、…目的とする。」 is one sentence, and
+    cutting it after 「という。）」 leaves an answer that stops mid-thought. (Ingest keeps the shared
+    splitter: chunk boundaries, and so stored chunks, do not move.)"""
+    sentences: list[str] = []
+    for line in text.split("\n"):
+        pieces = shared_split_sentences(line)
+        for i, piece in enumerate(pieces):
+            if i and _CLOSED_INSIDE.search(pieces[i - 1]) and not piece.startswith(_OPENING):
+                sentences[-1] += piece
+            else:
+                sentences.append(piece)
+    return [_SPACE.sub(" ", sentence) for sentence in sentences]
 
 
 def compact(text: str) -> str:

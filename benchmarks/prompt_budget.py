@@ -1,8 +1,9 @@
-"""Prompt tokens and what the prompt still holds, with and without the adaptive passage count (issue #17).
+"""Prompt tokens and what the prompt still holds: every passage, the adaptive passage count, and the
+adaptive count within shared character budgets (issue #17).
 
 No model runs: the answer pipeline is driven with a chat model that records the messages it is
 given and answers 「資料に記載がありません」, and the prompts are counted with the configured GGUF's own
-tokenizer and chat template (a `vocab_only` load, ~10 s). Both variants run in one process, on the
+tokenizer and chat template (a `vocab_only` load, ~10 s). All variants run in one process, on the
 same questions and the same retrieval: `yakuba eval answers`' seeded sample and its unanswerable plan
 (a share of the questions has its gold documents removed from a copy of the cached eval index).
 
@@ -15,6 +16,7 @@ Per dataset it prints, for the questions that reach the model (relevance did not
 
     .venv/bin/python benchmarks/prompt_budget.py                      # jsquad-valid 100 + kiryu-r4 40, seed 1
     .venv/bin/python benchmarks/prompt_budget.py ../shared/datasets/jsquad-valid:300 --seed 2
+    .venv/bin/python benchmarks/prompt_budget.py --budgets 450 600 750 900
 """
 
 from __future__ import annotations
@@ -115,21 +117,26 @@ def share(hits: list[bool]) -> str:
     return f"{sum(hits) / len(hits):.3f} ({sum(hits)}/{len(hits)})" if hits else "–"
 
 
-def run_dataset(spec: str, settings: Settings, tokens: PromptTokens, seed: int, unanswerable: float) -> None:
+def run_dataset(
+    spec: str, settings: Settings, tokens: PromptTokens, seed: int, unanswerable: float, budgets: list[int]
+) -> None:
     path, _, size = spec.rpartition(":") if ":" in spec else (spec, "", "")
     dataset = load_dataset(path)
     questions = select_questions(dataset.questions, sample=int(size) if size else None, seed=seed)
     plan = plan_unanswerable(questions, unanswerable, seed)
-    rows: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    # (label, adaptive passage count, shared character budget)
+    variants = [("all k", False, None), ("adaptive", True, None)]
+    variants += [(f"+{b} chars", True, b) for b in budgets]
+    rows: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in variants}
     started = time.perf_counter()
     with isolated_index(settings, dataset, plan.removed_doc_ids) as (store, _):
         set_query_threads(settings.query_threads)
         searcher = HybridSearcher(store, embeddings_from_settings(settings), FusionConfig.from_settings(settings))
-        for adaptive in (False, True):
+        for label, adaptive, budget in variants:
             recorder = PromptRecorder()
             pipeline = AnswerPipeline(
                 searcher, recorder, engine="local", passages=settings.answer_passages,
-                passage_chars=settings.answer_passage_chars, adaptive_passages=adaptive,
+                passage_chars=settings.answer_passage_chars, prompt_chars=budget, adaptive_passages=adaptive,
                 min_coverage=settings.abstain_min_score,
             )
             for planned in plan.questions:
@@ -143,7 +150,7 @@ def run_dataset(spec: str, settings: Settings, tokens: PromptTokens, seed: int, 
                 golds = [g for g in (normalize_compact(a) for a in planned.question.answers) if g]
                 prompt_text = normalize_compact("".join(blocks.values()))
                 total, after_system = tokens.count(messages)
-                rows[adaptive].append({
+                rows[label].append({
                     "id": planned.question.id,
                     "answerable": not planned.should_abstain,
                     "tokens": total,
@@ -156,8 +163,8 @@ def run_dataset(spec: str, settings: Settings, tokens: PromptTokens, seed: int, 
           f"{sum(p.should_abstain for p in plan.questions)} made unanswerable), {time.perf_counter() - started:.0f} s")
     print(f"{'':10} {'prompts':>7}  {'tokens mean / p50 / p95':>25}  {'after system prompt':>25}  "
           f"{'passages 1/2/3+':>15}  {'gold answer in prompt':>22}  {'gold doc in prompt':>22}")
-    for adaptive, label in ((False, "all k"), (True, "adaptive")):
-        got = rows[adaptive]
+    for label, _, _ in variants:
+        got = rows[label]
         counts = [sum(r["passages"] == 1 for r in got), sum(r["passages"] == 2 for r in got),
                   sum(r["passages"] >= 3 for r in got)]
         answerable = [r for r in got if r["answerable"]]
@@ -167,7 +174,7 @@ def run_dataset(spec: str, settings: Settings, tokens: PromptTokens, seed: int, 
             f"{share([r['gold_answer'] for r in answerable if r['gold_answer'] is not None]):>22}  "
             f"{share([r['gold_doc'] for r in answerable]):>22}"
         )
-    same = {r["id"] for r in rows[False]} == {r["id"] for r in rows[True]}
+    same = len({frozenset(r["id"] for r in got) for got in rows.values()}) == 1
     print(f"same questions reached the model in both variants: {same}; system prompt {tokens.system_tokens} tokens")
 
 
@@ -176,6 +183,8 @@ def main() -> None:
     parser.add_argument("datasets", nargs="*", default=list(DEFAULT_SETS), help="DATASET_DIR[:SAMPLE]")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--unanswerable-share", type=float, default=0.2, help="as `yakuba eval answers`")
+    parser.add_argument("--budgets", type=int, nargs="*", default=[600, 900],
+                        help="shared passage-character budgets to compare (answer_prompt_chars)")
     args = parser.parse_args()
     settings = Settings()
     gguf = resolve_gguf(settings.chat_model, settings.model_cache)  # the configured GGUF (the lead built it)
@@ -183,7 +192,7 @@ def main() -> None:
           f"embedding {settings.embedding_model}")
     tokens = PromptTokens(gguf)
     for spec in args.datasets:
-        run_dataset(spec, settings, tokens, args.seed, args.unanswerable_share)
+        run_dataset(spec, settings, tokens, args.seed, args.unanswerable_share, args.budgets)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,8 @@ LATENCIES: tuple[str, ...] = ("ttft_ms", "total_ms")
 GROUP_KEYS: tuple[str, ...] = ("doc_type", "type", "category")
 SETTINGS_RECORDED: tuple[str, ...] = (
     "embedding_model", "chat_model", "llm_context", "llm_max_tokens", "llm_temperature", "openai_base_url",
-    "answer_passages", "answer_passage_chars", "answer_adaptive_passages", "answer_history_turns",
+    "answer_passages", "answer_passage_chars", "answer_prompt_chars", "answer_adaptive_passages",
+    "answer_history_turns",
     "abstain_min_score", "fusion_method", "fusion_dense_weight", "fusion_bm25_weight", "fusion_rrf_k",
     "fusion_candidates", "chunk_size", "chunk_overlap",
 )  # fmt: skip

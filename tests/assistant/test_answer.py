@@ -354,3 +354,14 @@ def test_complete_sentences_keeps_whole_sentences_and_their_markers() -> None:
     assert complete_sentences("「手話」を広めます。 [2] 次に") == "「手話」を広めます。 [2]"
     assert complete_sentences("目的は普及です[1]。") == "目的は普及です[1]。"
     assert complete_sentences("終わらない文") == "終わらない文"  # nothing complete to fall back to
+
+
+def test_a_full_stop_inside_brackets_ends_no_sentence() -> None:
+    """An ordinance's purpose clause is one sentence; cutting it after 「という。）」 left answers that
+    stopped mid-thought (realistic_answers q37)."""
+    from yakuba.assistant.text import split_sentences
+
+    purpose = ("この条例は、手話が言語であるという認識に基づき、手話の普及（以下「手話の普及等」という。）に関し、"
+               "基本理念を定め、もって共生する地域社会の実現に寄与することを目的とする。")
+    assert split_sentences(purpose + "次の条。") == [purpose, "次の条。"]
+    assert split_sentences("「はい。」「いいえ。」と答えた。\n（目的）") == ["「はい。」", "「いいえ。」と答えた。", "（目的）"]

@@ -126,3 +126,26 @@ def test_extractive_prefers_the_asked_bill(proposals: list[Passage]) -> None:
     passages = _about(proposals, 22, 23, 24)
     best = select_sentences("議案第23号で後任として推薦されたのは誰ですか？", passages, max_sentences=1)[0]
     assert "坂野清世" in best.sentence and best.section and best.section.startswith("議案第23号")
+
+
+# -- the year a document's title names ----------------------------------------------------------------
+BUDGET_2026 = Passage(
+    chunk_id="b#0", doc_id="議案第７号.pdf", title="議案第７号：令和８年度一般会計予算", doc_type="その他",
+    text="第1条 歳入歳出予算の総額は、歳入歳出それぞれ25,550,000千円と定める。", page=1, score=1.0,
+)
+
+
+def test_another_years_budget_is_not_quoted_for_the_year_asked() -> None:
+    """The title says 令和８年度; a question about 令和4年度's total gets no quote from it (q27 of
+    benchmarks/realistic_answers), while a question about 令和8年度 does."""
+    passages = {1: BUDGET_2026}
+    assert select_sentences("令和4年度の南国市一般会計予算の総額はいくらですか？", passages) == []
+    asked = select_sentences("令和8年度の一般会計予算の総額はいくらですか？", passages)
+    assert asked and "25,550,000千円" in asked[0].sentence
+
+
+def test_the_model_quoting_another_years_total_is_caught() -> None:
+    report = _check("総額は25,550,000千円です[1]。", "令和4年度の一般会計予算の総額はいくらですか？", {1: BUDGET_2026})
+    assert [i.reason for i in report.issues] == ["wrong_item"]
+    right = _check("総額は25,550,000千円です[1]。", "令和8年度の一般会計予算の総額はいくらですか？", {1: BUDGET_2026})
+    assert right.issues == []

@@ -3,6 +3,7 @@ and the passages keep their source numbers so citations and the checks still wor
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -11,7 +12,7 @@ from pydantic import Field
 
 from yakuba.assistant.answer import AnswerPipeline
 from yakuba.assistant.extractive import select_sentences
-from yakuba.assistant.passage_budget import prompt_passages
+from yakuba.assistant.passage_budget import prompt_passages, prompt_windows
 from yakuba.assistant.relevance import assess
 from yakuba.assistant.schemas import AnswerRequest
 from yakuba.retriever.search import Passage, SearchResult
@@ -128,3 +129,29 @@ def test_a_failing_answer_still_falls_back_to_the_evidence() -> None:
     answer, _ = ask("防災行政無線の更新は2035年度までに完了します[3]。")
     assert answer.engine == "extractive" and answer.fallback == "facts"
     assert answer.evidence is not None and answer.answer == answer.evidence.text and "令和5年度" in answer.answer
+
+
+# -- one character budget for the whole prompt ------------------------------------------------------
+def test_windows_share_the_budget_equally() -> None:
+    assert prompt_windows([1, 2], 1, passage_chars=300, prompt_chars=600) == {1: 300, 2: 300}
+    assert prompt_windows([1, 2, 3, 4], 2, passage_chars=300, prompt_chars=600) == {1: 150, 2: 150, 3: 150, 4: 150}
+    assert prompt_windows([3], 3, passage_chars=300, prompt_chars=600) == {3: 300}  # never above passage_chars
+    assert prompt_windows([1, 2, 3, 4], 2, passage_chars=300, prompt_chars=None) == dict.fromkeys([1, 2, 3, 4], 300)
+
+
+def test_a_tight_budget_leaves_out_the_lowest_ranked_but_never_the_evidence_passage() -> None:
+    assert prompt_windows([1, 2, 3, 4], 4, passage_chars=300, prompt_chars=450) == {1: 150, 2: 150, 4: 150}
+    assert prompt_windows([1, 2, 3, 4], 1, passage_chars=300, prompt_chars=450) == {1: 150, 2: 150, 3: 150}
+    assert prompt_windows([2, 4], 4, passage_chars=300, prompt_chars=100) == {4: 150}  # one window at least
+    assert prompt_windows([], None, passage_chars=300, prompt_chars=600) == {}
+
+
+def test_the_budget_bounds_what_the_model_reads() -> None:
+    """Four passages that all answer about as well: the model reads four short windows, not 4 × 300."""
+    long_gomi = [text * 4 for text in GOMI] + [OTHERS[0] * 4]
+    model = RecordingModel(messages=iter([AIMessage("令和8年度の稼働を目指しています[1]。")]))
+    retrieved = [passage(t, f"g{n}.md") for n, t in enumerate(long_gomi, start=1)]
+    pipeline = AnswerPipeline(FixedSearcher(retrieved), model, engine="local", passages=4, prompt_chars=600)
+    pipeline.answer(AnswerRequest(question="ごみ処理施設の更新はいつですか"))
+    quoted = re.findall(r"<資料>\n(.*?)\n</資料>", str(model.prompts[0][-1].content), re.S)
+    assert len(quoted) == 4 and all(len(q) <= 150 for q in quoted) and sum(map(len, quoted)) <= 600
