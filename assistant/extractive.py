@@ -28,6 +28,7 @@ from yakuba.assistant.facts import (
     designators,
     holds_kind,
     names_another_item,
+    subject_title,
 )
 from yakuba.assistant.injection import is_instruction
 from yakuba.assistant.relevance import question_tokens
@@ -162,7 +163,9 @@ def select_sentences(
             if holds and counter and not in_counter:
                 score *= COUNTER_FACTOR  # a number, but not in what was asked (「1,600発」 for 何人)
             # nearest first: the sentence, its section, the document's title (「令和８年度一般会計予算」)
-            other = bool(asked_items) and names_another_item((sentence, section or "", passage.title), asked_items)
+            other = bool(asked_items) and names_another_item(
+                (sentence, section or "", subject_title(passage)), asked_items
+            )
             if other:
                 score *= OTHER_ITEM_FACTOR
                 holds = in_counter = False  # another 議案's or year's amount does not answer this one

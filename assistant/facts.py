@@ -32,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from yakuba.assistant.text import compact, split_sentences
+from yakuba.core.types import DocType
 from yakuba.core.wareki import KANJI_DIGITS
 from yakuba.ingest.clean import is_heading
 from yakuba.retriever.search import Passage
@@ -325,6 +326,12 @@ def names_another_item(texts: Sequence[str], asked: dict[str, set[int]]) -> bool
     return False
 
 
+def subject_title(passage: Passage) -> str:
+    """The title when it names what the document is about (「令和８年度一般会計予算」): a council
+    meeting's title names when it met (「令和4年第1回定例会」), and its speeches discuss other years."""
+    return "" if passage.doc_type == DocType.COUNCIL_MINUTES.value else passage.title
+
+
 def _conflicts(clause: Clause, asked: dict[str, set[int]]) -> bool:
     """The clause's own designators decide, else its sentence's, else its heading's, else the title's."""
     return names_another_item((clause.text, clause.sentence, clause.heading, clause.title), asked)
@@ -342,7 +349,7 @@ def passage_clauses(n: int, passage: Passage) -> list[Clause]:
             heading = stripped
             facts = extract_facts(stripped)
             if facts:
-                clauses.append(Clause(n, stripped, "", "", facts, title=passage.title))
+                clauses.append(Clause(n, stripped, "", "", facts, title=subject_title(passage)))
             continue
         for sentence in split_sentences(stripped):
             pieces = [p for p in _CLAUSE_SPLIT.split(sentence) if p.strip()]
@@ -354,7 +361,7 @@ def passage_clauses(n: int, passage: Passage) -> list[Clause]:
                 lead = sentence.split("：", 1)[0] + "：" + lead
             for piece, facts in read:
                 if facts:
-                    clauses.append(Clause(n, piece, heading, lead, facts, sentence, title=passage.title))
+                    clauses.append(Clause(n, piece, heading, lead, facts, sentence, title=subject_title(passage)))
     return clauses
 
 

@@ -9,12 +9,12 @@ When the evidence passage holds clearly more of the question than the others, th
 reads them all, as before. Passage numbers are not changed: a shown passage keeps the [n] of the
 sources list, so citations and the checks still point at the same passages.
 
-The passages the model reads also share one character budget (`prompt_windows`): a prompt carries
-at most `prompt_chars` characters of passage text however many passages it holds, so the time to
-the first token has a ceiling (four 300-character windows took 12-14 s to read on 2 cores, the p95
-of jsquad-valid answers). Each passage's focused window gets an equal share, never less than
-`MIN_WINDOW_CHARS` (a window must hold a sentence and its context); when the budget cannot give every
-passage that, the passages ranked lowest are left out, the evidence passage never.
+The passages can also share one character budget (`prompt_windows`, `YAKUBA_ANSWER_PROMPT_CHARS`):
+at most `prompt_chars` characters of passage text however many passages a prompt holds, each
+focused window an equal share, never less than `MIN_WINDOW_CHARS` (a window must hold a sentence and
+its context); when the budget cannot give every passage that, the passages ranked lowest are left
+out, the evidence passage never. It is off by default: 600 characters cut council prompts by a third
+but cost kiryu-r4 citation recall −0.118 [−0.238, −0.013] and saved no total time (docs/llm.md).
 
 Measured in benchmarks/prompt_budget.py (docs/llm.md has the numbers).
 """

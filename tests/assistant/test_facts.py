@@ -149,3 +149,15 @@ def test_the_model_quoting_another_years_total_is_caught() -> None:
     assert [i.reason for i in report.issues] == ["wrong_item"]
     right = _check("総額は25,550,000千円です[1]。", "令和8年度の一般会計予算の総額はいくらですか？", {1: BUDGET_2026})
     assert right.issues == []
+
+
+def test_a_council_meetings_year_is_not_the_year_its_speeches_discuss() -> None:
+    """「令和4年第1回定例会」 met in 令和4年; an answer there about 令和3年度's works is that year's item."""
+    speech = Passage(
+        chunk_id="m#0", doc_id="r4-1/5", title="桐生市議会 令和4年第1回定例会 03月17日", doc_type="議会会議録",
+        text="新里町内の道路整備工事は4件でございます。",
+        score=1.0, speaker="塚越孝司", role="地域振興整備局長",
+    )
+    question = "令和3年度の新里町内の道路整備工事は何件ですか？"
+    assert _check("道路整備工事は4件です[1]。", question, {1: speech}).issues == []
+    assert select_sentences(question, {1: speech})

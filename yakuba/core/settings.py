@@ -119,8 +119,8 @@ class Settings(BaseSettings):
     answer_passages: int = Field(4, ge=1, le=20, description="Passages shown to the model per answer.")
     answer_passage_chars: int = Field(300, ge=100, le=4000, description="Most characters per passage in a prompt.")
     answer_prompt_chars: int | None = Field(
-        600, ge=100, le=20000, description="Most passage characters in one prompt, shared by "
-        "the passages it carries (a ceiling on the local model's time to first token); None = passages × chars."
+        None, ge=100, le=20000, description="Most passage characters in one prompt, shared by the passages it "
+        "carries; None = answer_passages × answer_passage_chars (600 was measured and not adopted: docs/llm.md)."
     )
     answer_adaptive_passages: bool = Field(
         True, description="Show the model only the evidence passage (and at most one close contender) when it "
