@@ -32,6 +32,7 @@ from yakuba.assistant.citations import (
 )
 from yakuba.assistant.condense import condense
 from yakuba.assistant.extractive import compose_selected, select_sentences
+from yakuba.assistant.extractive_tables import asked_words
 from yakuba.assistant.facts import check_facts
 from yakuba.assistant.injection import obeys_planted, planted_instructions
 from yakuba.assistant.passage_budget import prompt_passages, prompt_windows
@@ -355,7 +356,9 @@ class AnswerPipeline:
         if foreign:
             chars = "".join(dict.fromkeys(ch for body in foreign for ch in foreign_chars(body)))
             notices.append(f"日本語以外の文字（{chars}）を含む文を削除しました / dropped sentences in another script")
-        report = check_facts([p for p in pieces if p[0] not in foreign], question, numbered, question_tokens)
+        report = check_facts(
+            [p for p in pieces if p[0] not in foreign], question, numbered, question_tokens, asked_words(question)
+        )
         for issue in report.issues:
             where = "質問の項目の記述にない" if issue.reason == "wrong_item" else "資料にない"
             notices.append(

@@ -18,11 +18,10 @@ is named nowhere in the row, the column, the caption or the document title.
 from __future__ import annotations
 
 import re
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
-from yakuba.assistant.facts import asked_counter
+from yakuba.assistant.facts import asked_counter, item_coverage
 from yakuba.assistant.relevance import place_names, question_tokens
 from yakuba.ingest.tables import is_numberish, is_vote_table, label_columns, table_from_markdown, table_unit
 from yakuba.retriever.search import Passage
@@ -34,13 +33,6 @@ MAX_CELLS = 400
 # Words that say what kind of figure is asked (「…の総額は」「約何人」), not which one: the column header
 # names the figure its own way (本年度予算額, 職員数), so they need not be covered by a cell's names.
 VALUE_WORDS = frozenset({"額", "金額", "総額", "数", "総数", "人数", "件数", "率", "割合", "値", "約", "およそ"})
-# A cell (or a sentence, assistant/extractive.py) answers an amount/count/rate question only when what
-# names it holds at least this share of the question's other content words (`asked_words`): its row label
-# and column header, with the caption and the document title as context. Measured (2026-12-02) on
-# benchmarks/table_questions and benchmarks/realistic_answers: the right cells and sentences cover
-# 0.75-1.0 (「市民税のうち個人分」: うち, 分 are not named), the ones that answered unanswerable questions
-# 0.50-0.71 (「水道事業会計予算の総額」 from the general account's total: 水道, 事業 not named).
-MIN_CELL_COVERAGE = 0.75
 
 
 @dataclass(frozen=True)
@@ -82,14 +74,6 @@ def _words(text: str) -> frozenset[str]:
 
 def title_words(title: str) -> frozenset[str]:
     return _words(title)
-
-
-def item_coverage(named: AbstractSet[str], words: list[str]) -> float:
-    """Share of the asked `words` (`asked_words`) among the words that name a value (a cell's row
-    label, column header, caption and title; a sentence, its section and the title)."""
-    if not words:
-        return 1.0  # nothing but 「いくら」 asked: nothing to cover
-    return sum(w in named for w in words) / len(words)
 
 
 def asked_words(question: str) -> list[str]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from yakuba.assistant.extractive_tables import MIN_CELL_COVERAGE, asked_words, table_cells
-from yakuba.assistant.facts import STRICT_KINDS, asks_for
+from yakuba.assistant.extractive_tables import asked_words, table_cells
+from yakuba.assistant.facts import MIN_CELL_COVERAGE, STRICT_KINDS, asks_for
 from yakuba.assistant.relevance import question_tokens
 from yakuba.retriever.filters import SearchFilters
 from yakuba.retriever.search import Passage

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.helpers import chunk_passage
 from yakuba.assistant.extractive import compose, select_sentences
-from yakuba.assistant.extractive_tables import table_cells
+from yakuba.assistant.extractive_tables import asked_words, table_cells
 from yakuba.assistant.facts import check_facts
 from yakuba.assistant.relevance import question_tokens
 from yakuba.core.types import Chunk, DocType, ExtractedTable, LoadedDocument, PageText
@@ -87,3 +87,29 @@ def test_fact_check_reads_every_cell_of_a_row_sentence_as_that_rows() -> None:
     assert right.checked == 1 and not right.issues
     wrong = check_facts([("土木費の前年度予算額は10,869,559千円です。", [1])], question, rows_only, tokens)
     assert [issue.reason for issue in wrong.issues] == ["wrong_item"]
+
+
+def test_a_value_from_a_row_that_does_not_name_the_asked_item_is_caught() -> None:
+    """The 給与・定員管理 table of a real 一般会計予算 (p.133): staff averages by job. 「市長の給料月額は」 is not
+    answered by the 一般行政職 average even though 給料月額 is in the row — the model said so with 308,177円."""
+    salaries = ExtractedTable(
+        number=3, page=133, caption="ア 職員1人当たりの給与 (単位:円)", header=["区分", "一般行政職", "技能職"],
+        rows=[["平均給料月額", "308,177", "264,039"], ["平均給与月額", "330,104", "275,707"]],
+    )
+    document = LoadedDocument(
+        doc_id="budget.pdf", title="令和8年度一般会計予算", file_format="pdf", pages=[], tables=[salaries]
+    )
+    passages = _passages(chunk_document(document, DocType.OTHER, size=500, overlap=0))
+
+    def issues(question: str, answer: str) -> list[str]:
+        report = check_facts([(answer, [1])], question, passages, question_tokens(question), asked_words(question))
+        assert report.checked == 1
+        return [issue.reason for issue in report.issues]
+
+    assert issues("市長の給料月額はいくらですか？", "市長の給料月額は308,177円です。") == ["wrong_item"]
+    assert issues("一般行政職の平均給料月額はいくらですか？", "一般行政職の平均給料月額は308,177円です。") == []
+    # without the asked words (callers that do not pass them) the check stays as it was
+    question = "市長の給料月額はいくらですか？"
+    plain = check_facts([("市長の給料月額は308,177円です。", [1])], question, passages, question_tokens(question))
+    assert not plain.issues
+    assert not select_sentences(question, passages)  # the extractive engine quotes none of it either

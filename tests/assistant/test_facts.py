@@ -161,3 +161,41 @@ def test_a_council_meetings_year_is_not_the_year_its_speeches_discuss() -> None:
     question = "令和3年度の新里町内の道路整備工事は何件ですか？"
     assert _check("道路整備工事は4件です[1]。", question, {1: speech}).issues == []
     assert select_sentences(question, {1: speech})
+
+
+def test_kinds_are_read_outside_the_brackets_that_list_a_speechs_topics() -> None:
+    summary = "水沼診療所について（進捗状況、診療所の再開時期、再開時のスタッフ体制）について、議会でどのような質問と答弁がありましたか？"
+    assert asks_for(summary) is None  # 再開時期 is a topic of the speech, not the date asked
+    assert asks_for("（仮称）南国市文化ホールの開館はいつですか？") == "year"
+    assert asks_for("令和8年度（2026年度）の一般会計予算の総額はいくらですか？") == "money"
+
+
+REPORT_12 = Passage(
+    chunk_id="r#12", doc_id="市政報告_第444回定例会.pdf", title="市政報告（444回）", doc_type="その他", page=12,
+    heading="教育",
+    text="次に、教育関係につきまして、御報告いたします。\n学校教育関係につきましては、高知県教育の日の関連事業として、"
+    "10月17日から12月12日までの期間を「南国市学びの期間」と位置付け、授業実践や学校行事等、市内の小中学校がそれぞれに"
+    "特色のあるイベントを公開いたしました。",
+    score=1.0,
+)
+LIBRARY_BILL = Passage(
+    chunk_id="p#30", doc_id=PROPOSALS.name, title="提案理由（444回）", doc_type="その他", page=6,
+    heading="議案第12号:南国市立図書館設置条例",
+    text="新図書館の建築に伴い、条文全体の見直しを行うことから、本条例の全部を改正するものであります。",
+    score=0.9,
+)
+
+
+def test_a_date_of_another_event_does_not_answer_when() -> None:
+    """benchmarks/realistic_answers u02: the documents do not say when the new library opens; the only
+    dates are those of 学びの期間, which the engine quoted. Now it abstains; a dated sentence that
+    names what was asked is still the answer."""
+    passages = {1: REPORT_12, 2: LIBRARY_BILL}
+    assert select_sentences("南国市の新図書館の開館日はいつですか？", passages) == []
+    chosen = select_sentences("南国市学びの期間はいつからいつまでですか？", passages)
+    assert chosen and "10月17日から12月12日" in chosen[0].sentence
+    # an era or a part of a month is a when-answer too (jsquad-valid: 「16世紀後半から」「梅雨の末期」)
+    assert asks_for("ポルトガルの衰退はいつから？") == "year"
+    era = Passage(chunk_id="w#1", doc_id="w", title="ポルトガル", doc_type="その他", score=1.0,
+                  text="ポルトガルは香料貿易の衰退によって16世紀後半から徐々に衰退を始めた。")
+    assert select_sentences("ポルトガルの衰退はいつから？", {1: era})
