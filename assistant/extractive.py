@@ -153,7 +153,7 @@ def select_sentences(
             if section and section not in section_words:
                 section_words[section] = set(tokenize(section))
             score = score_sentence(tokens, question, sentence, section_words.get(section or "")) * prior
-            holds = bool(wanted) and not heading_line and holds_kind(sentence, wanted)
+            holds = bool(wanted) and not heading_line and holds_kind(sentence, wanted, given=question)
             if holds and (wanted in STRICT_KINDS or wanted == "year"):
                 # An amount or count answers only when the sentence (with those just before it in its
                 # section: 「…追加給付金」を…実施いたしました。」「5,972世帯となっております。」), its

@@ -563,12 +563,17 @@ def asks_for(question: str) -> str | None:
     return None
 
 
-def holds_kind(text: str, kind: str, counter: str | None = None) -> bool:
-    """Does `text` state a value of the kind a question asks for (in its counter: 「880人」 for 何人)?"""
+def holds_kind(text: str, kind: str, counter: str | None = None, given: str = "") -> bool:
+    """Does `text` state a value of the kind a question asks for (in its counter: 「880人」 for 何人)?
+
+    A number the question itself states (`given`: 「第5次…総合計画の目標はいくつ」) is not the value asked."""
     flat = _join_spaced_digits(nfkc(text))
     if kind == "number" and counter:
         return bool(re.search(rf"(?:\d|[{_KANJI_NUM}])[\d,.万千]*\s*{re.escape(counter)}", flat))
     facts = extract_facts(flat, names=kind == "name")
+    if given and kind in STRICT_KINDS:
+        stated = extract_facts(given, names=False)
+        facts = [f for f in facts if not fact_found(f, stated, given)]
     if kind == "year":
         return any(f.kind in ("year", "date") for f in facts) or bool(_TEMPORAL.search(flat))
     if kind == "number":

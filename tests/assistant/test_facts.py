@@ -199,3 +199,23 @@ def test_a_date_of_another_event_does_not_answer_when() -> None:
     era = Passage(chunk_id="w#1", doc_id="w", title="ポルトガル", doc_type="その他", score=1.0,
                   text="ポルトガルは香料貿易の衰退によって16世紀後半から徐々に衰退を始めた。")
     assert select_sentences("ポルトガルの衰退はいつから？", {1: era})
+
+
+def test_a_number_the_question_states_is_not_the_count_asked() -> None:
+    """benchmarks/realistic_answers q36: 「第5次」 in a 市政報告 sentence is no answer to 「第5次…目標はいくつ」;
+    the 基本構想's 「3つのまちづくり目標」 is."""
+    question = "第5次南国市総合計画のまちづくり目標はいくつ設定されていますか？"
+    report = Passage(
+        chunk_id="r#3", doc_id="市政報告_第444回定例会.pdf", title="市政報告（444回）", doc_type="その他", page=3,
+        heading="財政", score=1.0,
+        text="来年度予算編成におきましては、現在策定中であります第5次南国市総合計画に掲げる「まちづくり目標」を見据え、"
+        "引き続き、歳入歳出の見直しを図り、予算編成を行ってまいります。",
+    )
+    plan = Passage(
+        chunk_id="k#2", doc_id="基本構想.pdf", title="第５次南国市総合計画基本構想", doc_type="総合計画", page=2,
+        heading="2.まちづくり目標", score=0.9,
+        text="南国市の将来像の実現に向け、3つのまちづくり目標を設定します。",
+    )
+    chosen = select_sentences(question, {1: report, 2: plan})
+    assert chosen and chosen[0].n == 2 and "3つ" in chosen[0].sentence
+    assert select_sentences(question, {1: report}) == []
