@@ -72,6 +72,8 @@ EVIDENCE_KEPT = {
     "instruction_in_document": "資料の中の指示に従った回答だったため、資料の該当箇所を回答とします",
     "model_error": "回答生成モデルでエラーが発生したため、資料の該当箇所を回答とします",
 }
+# Why a model stopped before its answer was done (the chat model's finish_reason), as users read it.
+_CUT_REASONS = {"length": "回答が長くなったため", "timeout": "回答の生成が時間切れになったため"}
 _REASON_EN = {
     "wrong_item": "belongs to another item than the one asked about",
     "not_in_passages": "is not in the passages",
@@ -239,9 +241,10 @@ class AnswerPipeline:
             return
         timings["generate"] = _ms(step)
         raw = "".join(pieces).strip()
-        if finish == "length" and (whole := complete_sentences(raw)) != raw:
-            notices.append("回答が長くなったため、途中で切れた最後の文を省きました / dropped the unfinished last "
-                           "sentence (token limit)")  # fmt: skip
+        if finish in _CUT_REASONS and (whole := complete_sentences(raw)) != raw:
+            # the token limit or llm_timeout_s stopped the model mid-sentence: that sentence says nothing yet
+            notices.append(f"{_CUT_REASONS[finish]}、途中で切れた最後の文を省きました / dropped the unfinished last "
+                           f"sentence ({finish})")  # fmt: skip
             raw = whole
         checked = self._check(
             raw, standalone, numbered, base, timings, started, relevance.coverage,

@@ -322,14 +322,19 @@ def test_value_questions_cap_the_answer_length(searcher: HybridSearcher) -> None
 
 
 class _CutAtLimit(GenericFakeChatModel):
-    """Streams its reply, then a last chunk saying the token limit stopped it (llama.cpp's "length")."""
+    """Streams its reply, then a last chunk saying the token limit stopped it (llama.cpp's "length"), or
+    `finish` ("timeout": assistant/llm.py's llm_timeout_s)."""
+
+    finish: str = "length"
 
     def _stream(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[no-untyped-def]
         from langchain_core.messages import AIMessageChunk
         from langchain_core.outputs import ChatGenerationChunk
 
         yield from super()._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
-        yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata={"finish_reason": "length"}))
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(content="", response_metadata={"finish_reason": self.finish})
+        )
 
 
 def test_an_answer_cut_at_the_token_limit_loses_its_unfinished_sentence(searcher: HybridSearcher) -> None:
@@ -342,6 +347,12 @@ def test_an_answer_cut_at_the_token_limit_loses_its_unfinished_sentence(searcher
     )
     assert cut.fallback is None and cut.answer.endswith(f"[{n}]。") and "耐震化に関す" not in cut.answer
     assert any("途中で切れた" in notice for notice in cut.notices)
+    # stopped by llm_timeout_s mid-sentence (seen on a loaded machine: 「…「元気づける、応援する」[1]」)
+    late = pipeline(
+        searcher, _CutAtLimit(messages=iter([AIMessage(reply)]), finish="timeout"), engine="local"
+    ).answer(AnswerRequest(question=question))
+    assert late.answer.endswith(f"[{n}]。") and "耐震化に関す" not in late.answer
+    assert any("時間切れ" in notice for notice in late.notices)
     # a model that stopped by itself keeps what it wrote (no limit was hit)
     whole = pipeline(searcher, scripted(reply), engine="local").answer(AnswerRequest(question=question))
     assert not any("途中で切れた" in notice for notice in whole.notices)
