@@ -155,10 +155,10 @@ def select_sentences(
             score = score_sentence(tokens, question, sentence, section_words.get(section or "")) * prior
             holds = bool(wanted) and not heading_line and holds_kind(sentence, wanted, given=question)
             if holds and (wanted in STRICT_KINDS or wanted == "year"):
-                # An amount or count answers only when the sentence (with those just before it in its
-                # section: 「…追加給付金」を…実施いたしました。」「5,972世帯となっております。」), its
-                # section or the document title name what was asked: 「歳入歳出予算の総額は…」 in
-                # 一般会計予算 is no 水道事業会計's total.
+                # An amount or count (a date: `DATE_MIN_COVERAGE`) answers only when the sentence (with
+                # those just before it in its section: 「…追加給付金」を…実施いたしました。」「5,972世帯と
+                # なっております。」), its section or the document title name what was asked: 「歳入歳出予算
+                # の総額は…」 in 一般会計予算 is no 水道事業会計's total.
                 cell_words = asked_words(question) if cell_words is None else cell_words
                 named = set(tokenize("\n".join([*before, sentence]))) | section_words.get(section or "", set())
                 named |= title_words(passage.title)

@@ -486,15 +486,11 @@ def check_facts(
         # problem (anchor_evidence adds the evidence passage), not a wrong fact.
         item = scope.item
         for fact in facts:
-            holders = [c for c in item if fact_found(fact, c.facts, c.context)]
-            if holders:
-                if (
-                    must_name is not None
-                    and fact.kind == wanted
-                    and not any(
-                        c.names(must_name) for c in scope.clauses if fact_found(fact, c.facts, c.context)
-                    )
-                ):
+            if any(fact_found(fact, c.facts, c.context) for c in item):
+                named = must_name is None or fact.kind != wanted or any(
+                    c.names(must_name) for c in scope.clauses if fact_found(fact, c.facts, c.context)
+                )
+                if not named:
                     report.issues.append(FactIssue(sentence, fact, "wrong_item"))
                 continue
             if fact.kind == "name":
@@ -563,6 +559,12 @@ def asks_for(question: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=256)
+def _stated_facts(question: str) -> tuple[Fact, ...]:
+    """The question's own values, read once per question rather than once per candidate sentence."""
+    return tuple(extract_facts(question, names=False))
+
+
 def holds_kind(text: str, kind: str, counter: str | None = None, given: str = "") -> bool:
     """Does `text` state a value of the kind a question asks for (in its counter: 「880人」 for 何人)?
 
@@ -572,7 +574,7 @@ def holds_kind(text: str, kind: str, counter: str | None = None, given: str = ""
         return bool(re.search(rf"(?:\d|[{_KANJI_NUM}])[\d,.万千]*\s*{re.escape(counter)}", flat))
     facts = extract_facts(flat, names=kind == "name")
     if given and kind in STRICT_KINDS:
-        stated = extract_facts(given, names=False)
+        stated = _stated_facts(given)
         facts = [f for f in facts if not fact_found(f, stated, given)]
     if kind == "year":
         return any(f.kind in ("year", "date") for f in facts) or bool(_TEMPORAL.search(flat))
