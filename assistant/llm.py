@@ -34,6 +34,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 
 from yakuba.assistant.charset import JapaneseOnly
+from yakuba.assistant.speculative import draft_verifying_llama
 from yakuba.core.errors import UnavailableError
 from yakuba.core.settings import Settings
 from yakuba.models.gguf import GGUFError, resolve_gguf
@@ -72,9 +73,9 @@ def load_llama(model_path: str, n_ctx: int, n_threads: int, prompt_lookup: int =
 
     `prompt_lookup` > 0 drafts that many tokens by looking the last words up in the prompt
     (llama-cpp-python's LlamaPromptLookupDecoding): grounded answers copy phrases from the passages,
-    and a drafted run the model accepts costs one forward pass instead of one per token. llama-cpp-python
-    verifies drafts against the logits of every position, so it then keeps them all (`logits_all`:
-    n_ctx × vocabulary floats, ~1.2 GB at 2,048 tokens for Qwen2.5) and prefill computes them too."""
+    and a drafted run the model accepts costs one forward pass instead of one per token. The drafts are
+    verified against every drafted position's logits, computed for those batches only
+    (speculative.draft_verifying_llama): prefill stays as fast as without drafting."""
     key = (model_path, n_ctx, n_threads, prompt_lookup)
     with _LOADED_LOCK:
         loaded = _LOADED.get(key)
@@ -99,15 +100,16 @@ def load_llama(model_path: str, n_ctx: int, n_threads: int, prompt_lookup: int =
 
                 draft = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup)
             try:
-                llama = Llama(
-                    model_path=model_path,
-                    n_ctx=n_ctx,
-                    n_threads=n_threads,
-                    n_threads_batch=n_threads,
-                    draft_model=draft,
-                    logits_all=draft is not None,
-                    verbose=False,
-                )
+                if draft is None:
+                    llama = Llama(
+                        model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                        verbose=False,
+                    )
+                else:  # verification batches get every position's logits, prefill only the last one
+                    llama = draft_verifying_llama()(
+                        model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                        draft_model=draft, draft_tokens=prompt_lookup, logits_all=False, verbose=False,
+                    )
             except (ValueError, RuntimeError) as exc:
                 raise LLMError(
                     f"ローカルモデルを読み込めませんでした: {model_path}",

@@ -37,6 +37,7 @@ from rich.table import Table  # noqa: E402
 
 from yakuba.assistant.llm import LlamaCppChatModel, chat_model_for, load_llama  # noqa: E402
 from yakuba.assistant.prompts import answer_tokens  # noqa: E402
+from yakuba.assistant.speculative import draft_verifying_llama  # noqa: E402
 from yakuba.core.settings import Settings  # noqa: E402
 
 SYSTEM = (
@@ -145,18 +146,33 @@ def draft_with_small_model(
     console.print(
         f"draft model: {draft.llama.metadata.get('general.name')} ({path}), {tokens} tokens per step"
     )
-    big = Llama(
+    big = draft_verifying_llama()(
         model_path=model.model_path,
         n_ctx=model.n_ctx,
         n_threads=model.n_threads,
         n_threads_batch=model.n_threads,
         draft_model=draft,
-        logits_all=True,
+        draft_tokens=tokens,
+        logits_all=False,
         verbose=False,
     )
     loaded = load_llama(model.model_path, model.n_ctx, model.n_threads, model.prompt_lookup)
     loaded.llama = big  # the chat model fetches its Llama through load_llama's cache
     return big
+
+
+def count_forward_passes(llama: Llama) -> list[int]:
+    """A counter (one-item list) of the model's forward passes: a prompt-lookup or speculative step
+    that the model accepts produces several tokens in one pass."""
+    counter = [0]
+    evaluate = llama.eval
+
+    def counted(tokens):  # type: ignore[no-untyped-def]
+        counter[0] += 1
+        return evaluate(tokens)
+
+    llama.eval = counted  # type: ignore[method-assign]
+    return counter
 
 
 def main() -> None:
@@ -219,11 +235,14 @@ def main() -> None:
     warm = model.invoke(messages)
     prompt_tokens = (warm.usage_metadata or {}).get("input_tokens", 0)
 
+    passes = count_forward_passes(llama) if llama is not None else None
     rows = []
     answer = ""
     for _ in range(args.runs):
         if llama is not None and not args.keep_cache:
             llama.reset()
+        if passes is not None:
+            passes[0] = 0
         started = time.perf_counter()
         cpu_started = time.process_time()
         first = None
@@ -253,6 +272,8 @@ def main() -> None:
                 "out": out_tokens,
                 "prefill_tps": prompt_tokens / first if first else 0.0,
                 "decode_tps": max(out_tokens - 1, 0) / decode_s,
+                # tokens per decoding forward pass (the first pass reads the prompt): 1.0 without drafts
+                "per_pass": out_tokens / max(passes[0] - 1, 1) if passes is not None else 0.0,
             }
         )
 
@@ -263,7 +284,7 @@ def main() -> None:
         f"japanese_only={settings.llm_japanese_only}"
     )
     table = Table(title=title)
-    for column in ("run", "TTFT s", "total s", "CPU s", "out tokens", "prefill tok/s", "decode tok/s"):
+    for column in ("run", "TTFT s", "total s", "CPU s", "out tokens", "prefill tok/s", "decode tok/s", "tok/pass"):
         table.add_column(column, justify="right")
     for n, row in enumerate(rows, start=1):
         table.add_row(
@@ -274,6 +295,7 @@ def main() -> None:
             str(row["out"]),
             f"{row['prefill_tps']:.1f}",
             f"{row['decode_tps']:.1f}",
+            f"{row['per_pass']:.2f}",
         )
     table.add_row(
         "median",
@@ -281,7 +303,7 @@ def main() -> None:
             f"{statistics.median(r[k] for r in rows):.2f}"
             if k in ("ttft", "total")
             else f"{statistics.median(r[k] for r in rows):.1f}"
-            for k in ("ttft", "total", "cpu", "out", "prefill_tps", "decode_tps")
+            for k in ("ttft", "total", "cpu", "out", "prefill_tps", "decode_tps", "per_pass")
         ),
     )
     console.print(table)

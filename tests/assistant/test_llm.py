@@ -23,6 +23,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from tests.helpers import free_port
 from yakuba.assistant import llm
 from yakuba.assistant.llm import LlamaCppChatModel, LLMError, _to_openai_messages, chat_model_for, load_llama
+from yakuba.assistant.speculative import draft_verifying_llama
 from yakuba.core.settings import Settings
 
 SYSTEM_JA = (
@@ -176,6 +177,22 @@ def test_local_model_is_loaded_once_per_process(local_settings: Settings, local_
     first = load_llama(local_model.model_path, local_model.n_ctx, local_model.n_threads)
     second = load_llama(other.model_path, other.n_ctx, other.n_threads)
     assert first is second  # ...around one llama.cpp model
+
+
+@pytest.mark.slow
+def test_prompt_lookup_decoding_gives_the_greedy_answer(local_settings: Settings, local_model: LlamaCppChatModel) -> None:
+    """Drafted tokens are only kept where the model agrees, so greedy answers are the same; the prefill
+    of a drafting model computes the last position's logits only (speculative.py)."""
+    question = _grounded("粗大ごみの手数料と申し込み方法を教えてください。")
+    drafting = chat_model_for(local_settings.model_copy(update={"llm_prompt_lookup": 8}))
+    assert isinstance(drafting, LlamaCppChatModel) and drafting.prompt_lookup == 8
+    loaded = load_llama(drafting.model_path, drafting.n_ctx, drafting.n_threads, drafting.prompt_lookup)
+    assert isinstance(loaded.llama, draft_verifying_llama())
+    assert loaded.llama.scores.shape[0] < drafting.n_ctx  # no logits row kept per context position
+    plain = local_model.invoke(question)
+    drafted = drafting.invoke(question)
+    assert drafted.content == plain.content
+    assert "500" in drafted.content
 
 
 @pytest.mark.slow
