@@ -99,17 +99,13 @@ def load_llama(model_path: str, n_ctx: int, n_threads: int, prompt_lookup: int =
                 from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
 
                 draft = LlamaPromptLookupDecoding(num_pred_tokens=prompt_lookup)
+            options = dict(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                           verbose=False)  # fmt: skip
             try:
                 if draft is None:
-                    llama = Llama(
-                        model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                        verbose=False,
-                    )
+                    llama = Llama(**options)
                 else:  # verification batches get every position's logits, prefill only the last one
-                    llama = draft_verifying_llama()(
-                        model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                        draft_model=draft, draft_tokens=prompt_lookup, logits_all=False, verbose=False,
-                    )
+                    llama = draft_verifying_llama()(**options, draft_model=draft, draft_tokens=prompt_lookup)
             except (ValueError, RuntimeError) as exc:
                 raise LLMError(
                     f"ローカルモデルを読み込めませんでした: {model_path}",

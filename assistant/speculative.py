@@ -30,14 +30,15 @@ def draft_verifying_llama() -> type[Any]:
         def __init__(self, *args: Any, draft_tokens: int, **kwargs: Any) -> None:
             # A verification batch holds the sampled token and up to `draft_tokens` drafted ones.
             self._verify_batch = draft_tokens + 1
-            super().__init__(*args, **kwargs)
+            # Not the whole context's logits: that is what this class is for (and `scores` stays small).
+            super().__init__(*args, logits_all=False, **kwargs)
 
         def eval(self, tokens: Sequence[int]) -> None:
             self._ctx.kv_cache_seq_rm(-1, self.n_tokens, -1)
+            every_position = len(tokens) <= self._verify_batch
             for i in range(0, len(tokens), self.n_batch):
                 batch = tokens[i : min(len(tokens), i + self.n_batch)]
                 n_past = self.n_tokens
-                every_position = len(tokens) <= self._verify_batch
                 self._batch.set_batch(batch=batch, n_past=n_past, logits_all=every_position)
                 self._ctx.decode(self._batch)
                 self.input_ids[n_past : n_past + len(batch)] = batch

@@ -153,7 +153,6 @@ def draft_with_small_model(
         n_threads_batch=model.n_threads,
         draft_model=draft,
         draft_tokens=tokens,
-        logits_all=False,
         verbose=False,
     )
     loaded = load_llama(model.model_path, model.n_ctx, model.n_threads, model.prompt_lookup)
